@@ -1,0 +1,1 @@
+"""The worker runtime: plain workers (decode, handle) driven by a pika consumer loop."""

@@ -1,0 +1,124 @@
+"""The two kinds of worker, and the pure step that turns a delivery into actions.
+
+A worker never touches pika. It has
+
+- `decode(routing_key, content_type, body) -> job`, raising `DecodeError`;
+- for a *simple* worker, `handle(job) -> list[Action]`;
+- for a *notify* worker (long jobs that stream output, like the builder),
+  `handle(job, notify)`: it calls `notify(Publish(...))` as often as it likes
+  and ends by calling `notify` with exactly one verdict (Ack, NackRequeue or
+  NackDump).
+
+Each worker module states its ack policy as one table (a `Case` enum mapped to
+a verdict) so the policy can be read in one place and tested row by row.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Generic, Mapping, TypeVar
+
+import attrs
+
+from tickborg.errors import DecodeError
+from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish, Verdict
+
+J = TypeVar("J")
+Notify = Callable[[Action], None]
+
+
+@attrs.frozen
+class Delivery:
+    """One message as the runtime received it."""
+
+    queue: str
+    routing_key: str
+    content_type: str | None
+    body: bytes
+    attempt: int = 1
+    message_id: str | None = None
+
+
+class SimpleWorker(Generic[J]):
+    name: str = "worker"
+    # Jobs that can outlast the heartbeat interval run in a thread so the
+    # connection keeps serving heartbeats; quick ones run inline, which is faster.
+    long_running: bool = False
+
+    def decode(self, routing_key: str, content_type: str | None, body: bytes) -> J:
+        raise NotImplementedError
+
+    def handle(self, job: J) -> list[Action]:
+        raise NotImplementedError
+
+    def log_context(self, job: J) -> Mapping[str, Any]:
+        """repo / pr / request_id of a job, bound to every log line while it runs."""
+        return {}
+
+
+class NotifyWorker(Generic[J]):
+    name: str = "worker"
+    long_running: bool = True
+
+    def decode(self, routing_key: str, content_type: str | None, body: bytes) -> J:
+        raise NotImplementedError
+
+    def handle(self, job: J, notify: Notify) -> None:
+        raise NotImplementedError
+
+    def log_context(self, job: J) -> Mapping[str, Any]:
+        return {}
+
+
+AnyWorker = SimpleWorker[Any] | NotifyWorker[Any]
+
+
+def decode_or_dump(worker: AnyWorker, delivery: Delivery) -> tuple[Any, list[Action]]:
+    """(job, []) or (None, [NackDump]) when the body cannot be decoded."""
+    try:
+        return worker.decode(delivery.routing_key, delivery.content_type, delivery.body), []
+    except DecodeError as exc:
+        return None, [NackDump(f"decode failure: {exc}")]
+
+
+def run_simple(worker: SimpleWorker[Any], job: Any) -> list[Action]:
+    """handle(job), with an escaping exception turned into NackRequeue."""
+    try:
+        actions = list(worker.handle(job))
+    except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
+        return [NackRequeue(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")]
+    return ensure_verdict(actions)
+
+
+def ensure_verdict(actions: list[Action]) -> list[Action]:
+    """Exactly one verdict, last: a list without one is a worker bug, retried."""
+    verdicts = [a for a in actions if not isinstance(a, Publish)]
+    if len(verdicts) != 1 or actions[-1] is not verdicts[0]:
+        return [NackRequeue(f"worker bug: expected one final verdict, got {actions!r}")]
+    return actions
+
+
+def decide(worker: SimpleWorker[Any], delivery: Delivery) -> list[Action]:
+    """The whole pure pipeline of a simple worker for one delivery."""
+    job, dumped = decode_or_dump(worker, delivery)
+    return dumped or run_simple(worker, job)
+
+
+def is_verdict(action: Action) -> bool:
+    return isinstance(action, (Ack, NackRequeue, NackDump))
+
+
+__all__ = [
+    "Action",
+    "AnyWorker",
+    "Delivery",
+    "NotifyWorker",
+    "Notify",
+    "SimpleWorker",
+    "Verdict",
+    "decide",
+    "decode_or_dump",
+    "ensure_verdict",
+    "is_verdict",
+    "run_simple",
+]
