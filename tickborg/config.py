@@ -192,6 +192,9 @@ class Config:
 # about by its full dotted path.
 
 
+_REQUIRED = object()
+
+
 class _Section:
     def __init__(self, data: Any, path: str) -> None:
         if not isinstance(data, dict):
@@ -259,8 +262,6 @@ class _Section:
     def listen(self, name: str) -> ListenAddress:
         return _parse_listen(self.str(name, _REQUIRED), self.key(name))
 
-
-_REQUIRED = object()
 
 
 def _kind(value: Any) -> str:
