@@ -1,0 +1,93 @@
+"""Fixtures shared by every test directory: brokers, configs, paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from support import rabbit
+from support.paths import SHARED
+from tickborg.config import Config, RabbitMQConfig, Secret, parse_config
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    assert SHARED.is_dir(), f"shared spec material not found at {SHARED}"
+
+
+@pytest.fixture(scope="session")
+def shared_broker() -> None:
+    rabbit.check_shared_broker()
+
+
+@pytest.fixture
+def vhost(shared_broker: None) -> Iterator[str]:
+    """A fresh vhost on the machine's RabbitMQ, deleted afterwards."""
+    name = rabbit.create_vhost()
+    yield name
+    rabbit.delete_vhost(name)
+
+
+@pytest.fixture
+def rabbitmq_config(vhost: str) -> RabbitMQConfig:
+    return RabbitMQConfig(
+        host=rabbit.SHARED_HOST,
+        port=rabbit.SHARED_PORT,
+        virtualhost=vhost,
+        password=Secret("guest", "test"),
+        heartbeat_seconds=10,
+        retry_base_seconds=0.2,
+        retry_cap_seconds=2.0,
+        shutdown_grace_seconds=10,
+    )
+
+
+@pytest.fixture
+def private_node(tmp_path: Path) -> Iterator[rabbit.PrivateNode]:
+    """A RabbitMQ node of this test's own, which the test may stop and restart."""
+    node = rabbit.PrivateNode(tmp_path / "rabbitmq")
+    node.start()
+    yield node
+    node.stop()
+
+
+def base_config_data(rabbitmq: RabbitMQConfig | None = None, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "identity": "test-node",
+        "bot_login": "tickbot[bot]",
+        "repos": ["tick-org/monorepo"],
+        "trusted_users": ["alice"],
+        "systems": {"primary": ["x86_64-linux"], "all": ["x86_64-linux", "aarch64-linux"]},
+        "projects": [
+            {"name": "libfoo", "path": "libfoo", "build_system": "cmake"},
+            {"name": "app", "path": "app", "build_system": "custom", "command": "./build.sh"},
+        ],
+        "push_branches": ["main"],
+    }
+    if rabbitmq is not None:
+        data["rabbitmq"] = {
+            "host": rabbitmq.host,
+            "port": rabbitmq.port,
+            "virtualhost": rabbitmq.virtualhost,
+            "username": rabbitmq.username,
+            "password": rabbitmq.password.value,
+            "heartbeat_seconds": rabbitmq.heartbeat_seconds,
+            "retry_base_seconds": rabbitmq.retry_base_seconds,
+            "retry_cap_seconds": rabbitmq.retry_cap_seconds,
+            "shutdown_grace_seconds": rabbitmq.shutdown_grace_seconds,
+            "legacy_queues": rabbitmq.legacy_queues,
+            "delivery_limit": rabbitmq.delivery_limit,
+        }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def make_config() -> Callable[..., Config]:
+    """Build a Config from the standard test data plus overrides."""
+
+    def make(rabbitmq: RabbitMQConfig | None = None, **overrides: Any) -> Config:
+        return parse_config(base_config_data(rabbitmq, **overrides))
+
+    return make

@@ -1,0 +1,128 @@
+"""RabbitMQ for tests: throw-away vhosts on the machine's broker, and private nodes.
+
+Tests that only publish and consume get a fresh vhost on the shared broker, so
+fixed queue names never collide between tests. Tests that stop or restart a
+broker start a private node with its own name, ports and data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pika
+
+RABBITMQCTL = "rabbitmqctl"
+SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+SHARED_HOST = os.environ.get("TICKBORG_TEST_AMQP_HOST", "127.0.0.1")
+SHARED_PORT = int(os.environ.get("TICKBORG_TEST_AMQP_PORT", "5672"))
+
+
+def ctl(*args: str, node: str | None = None, env: dict[str, str] | None = None) -> str:
+    command = [RABBITMQCTL, *(["-n", node] if node else []), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def check_shared_broker() -> None:
+    """Fail loudly (never skip) when the broker the tests need is not there."""
+    try:
+        with socket.create_connection((SHARED_HOST, SHARED_PORT), timeout=5):
+            pass
+    except OSError as exc:
+        raise RuntimeError(
+            f"RabbitMQ is not reachable on {SHARED_HOST}:{SHARED_PORT} ({exc}); "
+            "install and start rabbitmq-server (bash .ci/run does both)"
+        ) from None
+
+
+def create_vhost() -> str:
+    name = f"tickborg-test-{uuid.uuid4().hex[:12]}"
+    ctl("add_vhost", name)
+    ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    return name
+
+
+def delete_vhost(name: str) -> None:
+    ctl("delete_vhost", name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrivateNode:
+    """A RabbitMQ node of the test's own: start, stop and restart it freely."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.name = f"tbtest{uuid.uuid4().hex[:8]}@localhost"
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "enabled_plugins").write_text("[].\n")
+        (base / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n")
+        (base / "rabbitmq-env.conf").write_text("")
+        cookie = base / ".erlang.cookie"
+        cookie.write_text(uuid.uuid4().hex)
+        cookie.chmod(0o400)
+
+    @property
+    def env(self) -> dict[str, str]:
+        base = str(self.base)
+        return {
+            **os.environ,
+            "HOME": base,
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": f"{base}/mnesia",
+            "RABBITMQ_LOG_BASE": f"{base}/log",
+            "RABBITMQ_ENABLED_PLUGINS_FILE": f"{base}/enabled_plugins",
+            "RABBITMQ_CONFIG_FILE": f"{base}/rabbitmq",
+            "RABBITMQ_CONF_ENV_FILE": f"{base}/rabbitmq-env.conf",
+            "RABBITMQ_PID_FILE": f"{base}/pid",
+        }
+
+    def start(self) -> None:
+        ctl_path = shutil.which(RABBITMQCTL)
+        assert ctl_path and Path(SERVER).exists(), "rabbitmq-server is not installed"
+        log = open(self.base / "server.out", "ab")
+        self.process = subprocess.Popen([SERVER], env=self.env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"private RabbitMQ exited; see {self.base}/server.out")
+            try:
+                pika.BlockingConnection(self.parameters()).close()
+                return
+            except pika.exceptions.AMQPConnectionError:
+                time.sleep(0.3)
+        raise RuntimeError("private RabbitMQ did not start within 90 s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def parameters(self) -> pika.ConnectionParameters:
+        return pika.ConnectionParameters("127.0.0.1", self.port, connection_attempts=1)

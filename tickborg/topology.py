@@ -1,0 +1,190 @@
+"""The AMQP topology of SPEC §2 as plain data, and the one function that declares it.
+
+Names are the Rust tickborg's, so mixed fleets share queues. Two additions of
+ours carry the bounded, delayed retries of SPEC §4:
+
+- `tickborg-retry.{N}s` delay queues (N = 1, 2, 4 … 4096): a retried message
+  waits there until its per-message expiration, then is dead-lettered to
+- `tickborg-retry`, a headers exchange that routes it back to its work queue
+  by the `tickborg-retry-queue` header. (Headers, not a routing key: queue
+  names may contain dots, and a header match needs no escaping.)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import attrs
+
+from tickborg.config import Config
+
+GITHUB_EVENTS = "github-events"
+BUILD_JOBS = "build-jobs"
+BUILD_RESULTS = "build-results"
+LOGS = "logs"
+STATS = "stats"
+DEAD_LETTER = "tickborg-dead-letter"
+RETRY = "tickborg-retry"
+RETRY_HEADER = "tickborg-retry-queue"
+
+EVALUATION_INPUTS = "mass-rebuild-check-inputs"
+COMMENT_INPUTS = "build-inputs"
+PUSH_INPUTS = "push-build-inputs"
+UNKNOWN_EVENTS = "github-events-unknown"
+EVALUATION_JOBS = "mass-rebuild-check-jobs"
+BUILD_RESULTS_QUEUE = "build-results"
+BUILD_LOGS = "build-logs"
+STATS_EVENTS = "stats-events"
+
+RETRY_DELAYS = tuple(2**n for n in range(13))  # 1 s … 4096 s (covers a rate-limit reset)
+UNKNOWN_MAX_LENGTH = 10_000
+UNKNOWN_TTL_MS = 7 * 24 * 3600 * 1000
+BUILD_LOGS_MAX_LENGTH = 5_000_000
+
+
+def build_queue(system: str) -> str:
+    return f"build-inputs-{system}"
+
+
+def dead_queue(queue: str) -> str:
+    return f"{queue}.dead"
+
+
+def retry_queue(delay_seconds: int) -> str:
+    return f"{RETRY}.{delay_seconds}s"
+
+
+@attrs.frozen
+class Exchange:
+    name: str
+    type: str
+
+
+@attrs.frozen
+class Queue:
+    name: str
+    arguments: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    # work queues get a dead-letter queue and a way back from the retry exchange
+    is_work_queue: bool = True
+
+
+@attrs.frozen
+class Binding:
+    exchange: str
+    queue: str
+    routing_key: str = ""
+    arguments: dict[str, Any] | None = attrs.field(default=None, hash=False)
+
+
+@attrs.frozen
+class Topology:
+    exchanges: tuple[Exchange, ...]
+    queues: tuple[Queue, ...]
+    bindings: tuple[Binding, ...]
+
+    def queue(self, name: str) -> Queue:
+        return next(q for q in self.queues if q.name == name)
+
+    def select(self, queues: Iterable[str]) -> Topology:
+        """The part a process needs: these queues with their bindings, dead-letter
+        queues and retry paths, and every exchange (exchanges are cheap, and a
+        process may publish to any of them)."""
+        wanted = set(queues)
+        for name in list(wanted):
+            if self.queue(name).is_work_queue:
+                wanted.add(dead_queue(name))
+                wanted.update(retry_queue(d) for d in RETRY_DELAYS)
+        return Topology(
+            self.exchanges,
+            tuple(q for q in self.queues if q.name in wanted),
+            tuple(b for b in self.bindings if b.queue in wanted),
+        )
+
+
+def _work_queue_arguments(name: str, legacy: bool, delivery_limit: int) -> dict[str, Any]:
+    if legacy:
+        return {}
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": DEAD_LETTER,
+        "x-dead-letter-routing-key": name,
+    }
+
+
+def build_topology(config: Config) -> Topology:
+    legacy = config.rabbitmq.legacy_queues
+    limit = config.rabbitmq.delivery_limit
+    systems = tuple(
+        dict.fromkeys(config.systems.all + (config.builder.systems if config.builder else ()))
+    )
+
+    def work(name: str, **extra: Any) -> Queue:
+        arguments = _work_queue_arguments(name, legacy, limit)
+        return Queue(name, {**arguments, **extra} if not legacy else arguments)
+
+    work_queues = [
+        work(EVALUATION_INPUTS),
+        work(COMMENT_INPUTS),
+        work(PUSH_INPUTS),
+        work(EVALUATION_JOBS),
+        *(work(build_queue(s)) for s in systems),
+        work(BUILD_RESULTS_QUEUE),
+        work(BUILD_LOGS, **{"x-max-length": BUILD_LOGS_MAX_LENGTH}),
+        work(STATS_EVENTS),
+    ]
+    # Nobody consumes unknown events: bounded in length and age, never dead-lettered.
+    unknown = Queue(
+        UNKNOWN_EVENTS,
+        {"x-max-length": UNKNOWN_MAX_LENGTH, "x-message-ttl": UNKNOWN_TTL_MS},
+        is_work_queue=False,
+    )
+    dead = [Queue(dead_queue(q.name), is_work_queue=False) for q in work_queues]
+    delays = [
+        Queue(retry_queue(d), {"x-message-ttl": d * 1000, "x-dead-letter-exchange": RETRY}, False)
+        for d in RETRY_DELAYS
+    ]
+    bindings = [
+        Binding(GITHUB_EVENTS, EVALUATION_INPUTS, "pull_request.#"),
+        Binding(GITHUB_EVENTS, COMMENT_INPUTS, "issue_comment.#"),
+        Binding(GITHUB_EVENTS, PUSH_INPUTS, "push.#"),
+        Binding(GITHUB_EVENTS, UNKNOWN_EVENTS, "unknown.#"),
+        *(Binding(BUILD_JOBS, build_queue(s)) for s in systems),
+        Binding(BUILD_RESULTS, BUILD_RESULTS_QUEUE),
+        Binding(LOGS, BUILD_LOGS, "#"),
+        Binding(STATS, STATS_EVENTS),
+        *(Binding(DEAD_LETTER, dead_queue(q.name), q.name) for q in work_queues),
+        *(Binding(RETRY, q.name, "", {"x-match": "all", RETRY_HEADER: q.name}) for q in work_queues),
+    ]
+    exchanges = (
+        Exchange(GITHUB_EVENTS, "topic"),
+        Exchange(BUILD_JOBS, "fanout"),
+        Exchange(BUILD_RESULTS, "fanout"),
+        Exchange(LOGS, "topic"),
+        Exchange(STATS, "fanout"),
+        Exchange(DEAD_LETTER, "topic"),
+        Exchange(RETRY, "headers"),
+    )
+    return Topology(exchanges, tuple(work_queues + [unknown] + dead + delays), tuple(bindings))
+
+
+def declare(channel: Any, topology: Topology) -> None:
+    """Declare everything idempotently on a pika channel."""
+    for exchange in topology.exchanges:
+        channel.exchange_declare(exchange.name, exchange_type=exchange.type, durable=True)
+    for queue in topology.queues:
+        channel.queue_declare(queue.name, durable=True, arguments=queue.arguments or None)
+    for binding in topology.bindings:
+        channel.queue_bind(
+            binding.queue, binding.exchange, routing_key=binding.routing_key, arguments=binding.arguments
+        )
+
+
+def describe(topology: Topology) -> list[str]:
+    """Human-readable lines for `tickborg topology --print`."""
+    lines = [f"exchange {e.name} ({e.type})" for e in topology.exchanges]
+    lines += [f"queue {q.name} {q.arguments}" if q.arguments else f"queue {q.name}" for q in topology.queues]
+    for b in topology.bindings:
+        key = repr(b.routing_key) if not b.arguments else str(b.arguments)
+        lines.append(f"binding {b.exchange} -> {b.queue} {key}")
+    return lines
