@@ -1,0 +1,1 @@
+"""GitHub App integration: authentication, the REST client, error classification, webhook models."""
