@@ -8,86 +8,14 @@ dead-letter it with a useful reason.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, TypeVar, Union
+from typing import Any, Callable, Mapping, Union
 
 import attrs
 
-from tickborg.errors import DecodeError
-
-T = TypeVar("T")
+from tickborg.github.fields import field, login, nested, optional, strings, top_object, typed
 
 _TAG_PREFIX = "refs/tags/"
 _BRANCH_PREFIX = "refs/heads/"
-
-
-# --------------------------------------------------------------------------
-# Field access that names the failing field.
-
-
-def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-_CHECKS: dict[type, tuple[str, Callable[[Any], bool]]] = {
-    str: ("a string", lambda v: isinstance(v, str)),
-    int: ("an integer", _is_int),
-    bool: ("a boolean", lambda v: isinstance(v, bool)),
-    dict: ("an object", lambda v: isinstance(v, dict)),
-    list: ("a list", lambda v: isinstance(v, list)),
-}
-
-
-def _typed(value: Any, kind: type[T], path: str) -> T:
-    what, check = _CHECKS[kind]
-    if not check(value):
-        raise DecodeError(f"{path}: expected {what}, got {_describe(value)}")
-    return value
-
-
-def _field(obj: Mapping[str, Any], key: str, kind: type[T], path: str) -> T:
-    """`obj[key]` of type `kind`; `path` is obj's own dotted path ("" at the top)."""
-    full = f"{path}.{key}" if path else key
-    if key not in obj:
-        raise DecodeError(f"{full}: missing")
-    return _typed(obj[key], kind, full)
-
-
-def _optional(obj: Mapping[str, Any], key: str, kind: type[T], path: str, default: T) -> T:
-    if obj.get(key) is None:
-        return default
-    return _field(obj, key, kind, path)
-
-
-def _object(obj: Mapping[str, Any], key: str, path: str) -> tuple[dict[str, Any], str]:
-    """A nested object and its dotted path, for reading its own fields."""
-    full = f"{path}.{key}" if path else key
-    return _field(obj, key, dict, path), full
-
-
-def _strings(obj: Mapping[str, Any], key: str, path: str) -> tuple[str, ...]:
-    full = f"{path}.{key}" if path else key
-    items = _field(obj, key, list, path)
-    return tuple(_typed(item, str, f"{full}[{i}]") for i, item in enumerate(items))
-
-
-def _top(payload: Any) -> dict[str, Any]:
-    if not isinstance(payload, dict):
-        raise DecodeError(f"payload: expected an object, got {_describe(payload)}")
-    return payload
 
 
 # --------------------------------------------------------------------------
@@ -106,14 +34,14 @@ class Repository:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> Repository:
-        repo, path = _object(payload, "repository", "")
-        owner, owner_path = _object(repo, "owner", path)
+        repo, path = nested(payload, "repository")
+        owner, owner_path = nested(repo, "owner", path)
         return cls(
-            owner=_field(owner, "login", str, owner_path),
-            name=_field(repo, "name", str, path),
-            full_name=_field(repo, "full_name", str, path),
-            clone_url=_field(repo, "clone_url", str, path),
-            html_url=_field(repo, "html_url", str, path),
+            owner=field(owner, "login", str, owner_path),
+            name=field(repo, "name", str, path),
+            full_name=field(repo, "full_name", str, path),
+            clone_url=field(repo, "clone_url", str, path),
+            html_url=field(repo, "html_url", str, path),
         )
 
 
@@ -121,13 +49,8 @@ def _installation_id(payload: Mapping[str, Any]) -> int | None:
     """The App installation that sent the hook (absent on repository webhooks)."""
     if payload.get("installation") is None:
         return None
-    installation, path = _object(payload, "installation", "")
-    return _field(installation, "id", int, path)
-
-
-def _login(obj: Mapping[str, Any], key: str, path: str) -> str:
-    user, user_path = _object(obj, key, path)
-    return _field(user, "login", str, user_path)
+    installation, path = nested(payload, "installation")
+    return field(installation, "id", int, path)
 
 
 # --------------------------------------------------------------------------
@@ -153,25 +76,25 @@ class PullRequestEvent:
 
     @classmethod
     def from_payload(cls, payload: Any) -> PullRequestEvent:
-        top = _top(payload)
-        pr, path = _object(top, "pull_request", "")
-        head, head_path = _object(pr, "head", path)
-        base, base_path = _object(pr, "base", path)
-        changes = _optional(top, "changes", dict, "", {})
+        top = top_object(payload)
+        pr, path = nested(top, "pull_request")
+        head, head_path = nested(pr, "head", path)
+        base, base_path = nested(pr, "base", path)
+        changes = optional(top, "changes", dict, "", {})
         return cls(
-            action=_field(top, "action", str, ""),
-            number=_field(top, "number", int, ""),
+            action=field(top, "action", str),
+            number=field(top, "number", int),
             repository=Repository.from_payload(top),
             installation_id=_installation_id(top),
-            state=_field(pr, "state", str, path),
+            state=field(pr, "state", str, path),
             # Older GitHub Enterprise servers omit `draft`; such PRs are not drafts.
-            draft=_optional(pr, "draft", bool, path, False),
-            title=_field(pr, "title", str, path),
-            user_login=_login(pr, "user", path),
-            head_sha=_field(head, "sha", str, head_path),
-            head_ref=_field(head, "ref", str, head_path),
-            base_sha=_field(base, "sha", str, base_path),
-            base_ref=_field(base, "ref", str, base_path),
+            draft=optional(pr, "draft", bool, path, False),
+            title=field(pr, "title", str, path),
+            user_login=login(pr, "user", path),
+            head_sha=field(head, "sha", str, head_path),
+            head_ref=field(head, "ref", str, head_path),
+            base_sha=field(base, "sha", str, base_path),
+            base_ref=field(base, "ref", str, base_path),
             base_changed="base" in changes,
         )
 
@@ -196,19 +119,19 @@ class IssueCommentEvent:
 
     @classmethod
     def from_payload(cls, payload: Any) -> IssueCommentEvent:
-        top = _top(payload)
-        comment, comment_path = _object(top, "comment", "")
-        issue, issue_path = _object(top, "issue", "")
+        top = top_object(payload)
+        comment, comment_path = nested(top, "comment")
+        issue, issue_path = nested(top, "issue")
         return cls(
-            action=_field(top, "action", str, ""),
+            action=field(top, "action", str),
             repository=Repository.from_payload(top),
             installation_id=_installation_id(top),
-            comment_id=_field(comment, "id", int, comment_path),
-            comment_body=_optional(comment, "body", str, comment_path, ""),
-            comment_user_login=_login(comment, "user", comment_path),
-            issue_number=_field(issue, "number", int, issue_path),
-            issue_state=_field(issue, "state", str, issue_path),
-            issue_title=_field(issue, "title", str, issue_path),
+            comment_id=field(comment, "id", int, comment_path),
+            comment_body=optional(comment, "body", str, comment_path, ""),
+            comment_user_login=login(comment, "user", comment_path),
+            issue_number=field(issue, "number", int, issue_path),
+            issue_state=field(issue, "state", str, issue_path),
+            issue_title=field(issue, "title", str, issue_path),
             is_pull_request="pull_request" in issue,
         )
 
@@ -227,13 +150,13 @@ class PushCommit:
 
     @classmethod
     def from_json(cls, data: Any, path: str) -> PushCommit:
-        commit = _typed(data, dict, path)
+        commit = typed(data, dict, path)
         return cls(
-            id=_field(commit, "id", str, path),
-            message=_field(commit, "message", str, path),
-            added=_strings(commit, "added", path),
-            removed=_strings(commit, "removed", path),
-            modified=_strings(commit, "modified", path),
+            id=field(commit, "id", str, path),
+            message=field(commit, "message", str, path),
+            added=strings(commit, "added", path),
+            removed=strings(commit, "removed", path),
+            modified=strings(commit, "modified", path),
         )
 
 
@@ -251,15 +174,15 @@ class PushEvent:
 
     @classmethod
     def from_payload(cls, payload: Any) -> PushEvent:
-        top = _top(payload)
-        commits = _field(top, "commits", list, "")
+        top = top_object(payload)
+        commits = field(top, "commits", list)
         return cls(
-            ref=_field(top, "ref", str, ""),
-            before=_field(top, "before", str, ""),
-            after=_field(top, "after", str, ""),
-            created=_field(top, "created", bool, ""),
-            deleted=_field(top, "deleted", bool, ""),
-            forced=_field(top, "forced", bool, ""),
+            ref=field(top, "ref", str),
+            before=field(top, "before", str),
+            after=field(top, "after", str),
+            created=field(top, "created", bool),
+            deleted=field(top, "deleted", bool),
+            forced=field(top, "forced", bool),
             repository=Repository.from_payload(top),
             installation_id=_installation_id(top),
             commits=tuple(PushCommit.from_json(c, f"commits[{i}]") for i, c in enumerate(commits)),
