@@ -64,6 +64,7 @@ def base_config_data(rabbitmq: RabbitMQConfig | None = None, **overrides: Any) -
             {"name": "app", "path": "app", "build_system": "custom", "command": "./build.sh"},
         ],
         "push_branches": ["main"],
+        "rabbitmq": {"host": "127.0.0.1", "password": "guest"},
     }
     if rabbitmq is not None:
         data["rabbitmq"] = {

@@ -29,6 +29,18 @@ BUILD_SYSTEMS = ("cmake", "meson", "autotools", "make", "cargo", "gradle", "cust
 
 T = TypeVar("T")
 
+# The optional sections each process cannot run without (SPEC §12).
+PROCESS_SECTIONS: dict[str, tuple[str, ...]] = {
+    "github-webhook-receiver": ("github_webhook_receiver",),
+    "github-comment-filter": ("github_app",),
+    "mass-rebuilder": ("github_app", "checkout"),
+    "builder": ("builder", "checkout"),
+    "github-comment-poster": ("github_app",),
+    "log-message-collector": ("log_storage",),
+    "logapi": ("logapi", "log_storage"),
+    "stats": ("stats",),
+}
+
 
 class ConfigError(Exception):
     """An invalid configuration: `key` is the dotted path, `problem` says what is wrong."""
@@ -163,6 +175,11 @@ class Config:
         if value is None:
             raise ConfigError(section, "missing (this process needs it)")
         return value
+
+    def require_for(self, process: str) -> None:
+        """ConfigError naming the first section `process` needs that is missing."""
+        for section in PROCESS_SECTIONS.get(process, ()):
+            self.require(section)
 
     def project(self, name: str) -> Project | None:
         return next((p for p in self.projects if p.name == name), None)
@@ -427,9 +444,11 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         if not any(p.name == name for p in projects):
             raise ConfigError("default_push_projects", f"unknown project {json.dumps(name)}")
     rabbitmq = top.section("rabbitmq")
+    if rabbitmq is None:
+        raise ConfigError("rabbitmq", "missing")
     return Config(
         identity=top.str("identity", _REQUIRED),
-        rabbitmq=RabbitMQConfig() if rabbitmq is None else _parse_rabbitmq(rabbitmq),
+        rabbitmq=_parse_rabbitmq(rabbitmq),
         github_app=_optional(top, "github_app", _parse_github_app),
         bot_login=top.str("bot_login", "tickbot[bot]"),
         repos=top.strings("repos", ()),

@@ -101,15 +101,37 @@ class Topology:
         )
 
 
-def _work_queue_arguments(name: str, legacy: bool, delivery_limit: int) -> dict[str, Any]:
+def work_queue(name: str, legacy: bool, delivery_limit: int, **extra: Any) -> Queue:
+    """A durable work queue: quorum with a delivery limit and its own dead-letter
+    queue by default; classic without arguments (as the Rust tickborg) in legacy mode."""
     if legacy:
-        return {}
-    return {
-        "x-queue-type": "quorum",
-        "x-delivery-limit": delivery_limit,
-        "x-dead-letter-exchange": DEAD_LETTER,
-        "x-dead-letter-routing-key": name,
-    }
+        return Queue(name)
+    return Queue(
+        name,
+        {
+            "x-queue-type": "quorum",
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": DEAD_LETTER,
+            "x-dead-letter-routing-key": name,
+            **extra,
+        },
+    )
+
+
+def failure_paths(work_queues: Iterable[Queue]) -> Topology:
+    """The dead-letter queues, delay queues and bindings behind some work queues."""
+    names = [q.name for q in work_queues]
+    dead = [Queue(dead_queue(name), is_work_queue=False) for name in names]
+    delays = [
+        Queue(retry_queue(d), {"x-message-ttl": d * 1000, "x-dead-letter-exchange": RETRY}, False)
+        for d in RETRY_DELAYS
+    ]
+    bindings = [
+        *(Binding(DEAD_LETTER, dead_queue(name), name) for name in names),
+        *(Binding(RETRY, name, "", {"x-match": "all", RETRY_HEADER: name}) for name in names),
+    ]
+    exchanges = (Exchange(DEAD_LETTER, "topic"), Exchange(RETRY, "headers"))
+    return Topology(exchanges, tuple(dead + delays), tuple(bindings))
 
 
 def build_topology(config: Config) -> Topology:
@@ -118,20 +140,13 @@ def build_topology(config: Config) -> Topology:
     systems = tuple(
         dict.fromkeys(config.systems.all + (config.builder.systems if config.builder else ()))
     )
-
-    def work(name: str, **extra: Any) -> Queue:
-        arguments = _work_queue_arguments(name, legacy, limit)
-        return Queue(name, {**arguments, **extra} if not legacy else arguments)
-
     work_queues = [
-        work(EVALUATION_INPUTS),
-        work(COMMENT_INPUTS),
-        work(PUSH_INPUTS),
-        work(EVALUATION_JOBS),
-        *(work(build_queue(s)) for s in systems),
-        work(BUILD_RESULTS_QUEUE),
-        work(BUILD_LOGS, **{"x-max-length": BUILD_LOGS_MAX_LENGTH}),
-        work(STATS_EVENTS),
+        work_queue(name, legacy, limit)
+        for name in (EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, EVALUATION_JOBS, *map(build_queue, systems))
+    ] + [
+        work_queue(BUILD_RESULTS_QUEUE, legacy, limit),
+        work_queue(BUILD_LOGS, legacy, limit, **{"x-max-length": BUILD_LOGS_MAX_LENGTH}),
+        work_queue(STATS_EVENTS, legacy, limit),
     ]
     # Nobody consumes unknown events: bounded in length and age, never dead-lettered.
     unknown = Queue(
@@ -139,12 +154,8 @@ def build_topology(config: Config) -> Topology:
         {"x-max-length": UNKNOWN_MAX_LENGTH, "x-message-ttl": UNKNOWN_TTL_MS},
         is_work_queue=False,
     )
-    dead = [Queue(dead_queue(q.name), is_work_queue=False) for q in work_queues]
-    delays = [
-        Queue(retry_queue(d), {"x-message-ttl": d * 1000, "x-dead-letter-exchange": RETRY}, False)
-        for d in RETRY_DELAYS
-    ]
-    bindings = [
+    failures = failure_paths(work_queues)
+    bindings = (
         Binding(GITHUB_EVENTS, EVALUATION_INPUTS, "pull_request.#"),
         Binding(GITHUB_EVENTS, COMMENT_INPUTS, "issue_comment.#"),
         Binding(GITHUB_EVENTS, PUSH_INPUTS, "push.#"),
@@ -153,19 +164,19 @@ def build_topology(config: Config) -> Topology:
         Binding(BUILD_RESULTS, BUILD_RESULTS_QUEUE),
         Binding(LOGS, BUILD_LOGS, "#"),
         Binding(STATS, STATS_EVENTS),
-        *(Binding(DEAD_LETTER, dead_queue(q.name), q.name) for q in work_queues),
-        *(Binding(RETRY, q.name, "", {"x-match": "all", RETRY_HEADER: q.name}) for q in work_queues),
-    ]
+    )
     exchanges = (
         Exchange(GITHUB_EVENTS, "topic"),
         Exchange(BUILD_JOBS, "fanout"),
         Exchange(BUILD_RESULTS, "fanout"),
         Exchange(LOGS, "topic"),
         Exchange(STATS, "fanout"),
-        Exchange(DEAD_LETTER, "topic"),
-        Exchange(RETRY, "headers"),
     )
-    return Topology(exchanges, tuple(work_queues + [unknown] + dead + delays), tuple(bindings))
+    return Topology(
+        exchanges + failures.exchanges,
+        (*work_queues, unknown, *failures.queues),
+        bindings + failures.bindings,
+    )
 
 
 def declare(channel: Any, topology: Topology) -> None:

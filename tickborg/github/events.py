@@ -175,7 +175,6 @@ class PushEvent:
     @classmethod
     def from_payload(cls, payload: Any) -> PushEvent:
         top = top_object(payload)
-        commits = field(top, "commits", list)
         return cls(
             ref=field(top, "ref", str),
             before=field(top, "before", str),
@@ -185,7 +184,10 @@ class PushEvent:
             forced=field(top, "forced", bool),
             repository=Repository.from_payload(top),
             installation_id=_installation_id(top),
-            commits=tuple(PushCommit.from_json(c, f"commits[{i}]") for i, c in enumerate(commits)),
+            commits=tuple(
+                PushCommit.from_json(c, f"commits[{i}]")
+                for i, c in enumerate(field(top, "commits", list))
+            ),
         )
 
     def is_tag(self) -> bool:

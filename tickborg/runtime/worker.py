@@ -1,4 +1,4 @@
-"""The two kinds of worker, and the pure step that turns a delivery into actions.
+"""The two kinds of worker, and the pure steps that turn a delivery into actions.
 
 A worker never touches pika. It has
 
@@ -15,13 +15,14 @@ a verdict) so the policy can be read in one place and tested row by row.
 
 from __future__ import annotations
 
-import traceback
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
 import attrs
+import structlog
 
 from tickborg.errors import DecodeError
-from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish, Verdict
+from tickborg.logsetup import get_logger
+from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 
 J = TypeVar("J")
 Notify = Callable[[Action], None]
@@ -36,7 +37,6 @@ class Delivery:
     content_type: str | None
     body: bytes
     attempt: int = 1
-    message_id: str | None = None
 
 
 class SimpleWorker(Generic[J]):
@@ -44,6 +44,9 @@ class SimpleWorker(Generic[J]):
     # Jobs that can outlast the heartbeat interval run in a thread so the
     # connection keeps serving heartbeats; quick ones run inline, which is faster.
     long_running: bool = False
+    # On SIGTERM: finish the current job within the grace period (True), or
+    # hand it straight back to the broker for another instance (False).
+    finish_on_shutdown: bool = True
 
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> J:
         raise NotImplementedError
@@ -59,6 +62,7 @@ class SimpleWorker(Generic[J]):
 class NotifyWorker(Generic[J]):
     name: str = "worker"
     long_running: bool = True
+    finish_on_shutdown: bool = False
 
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> J:
         raise NotImplementedError
@@ -73,6 +77,10 @@ class NotifyWorker(Generic[J]):
 AnyWorker = SimpleWorker[Any] | NotifyWorker[Any]
 
 
+def is_verdict(action: Action) -> bool:
+    return isinstance(action, (Ack, NackRequeue, NackDump))
+
+
 def decode_or_dump(worker: AnyWorker, delivery: Delivery) -> tuple[Any, list[Action]]:
     """(job, []) or (None, [NackDump]) when the body cannot be decoded."""
     try:
@@ -81,44 +89,52 @@ def decode_or_dump(worker: AnyWorker, delivery: Delivery) -> tuple[Any, list[Act
         return None, [NackDump(f"decode failure: {exc}")]
 
 
-def run_simple(worker: SimpleWorker[Any], job: Any) -> list[Action]:
-    """handle(job), with an escaping exception turned into NackRequeue."""
-    try:
-        actions = list(worker.handle(job))
-    except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
-        return [NackRequeue(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")]
-    return ensure_verdict(actions)
+def _crashed(exc: Exception) -> NackRequeue:
+    get_logger(__name__).error("handler raised; the message will be retried", exc_info=exc)
+    return NackRequeue(f"{type(exc).__name__}: {exc}")
 
 
 def ensure_verdict(actions: list[Action]) -> list[Action]:
-    """Exactly one verdict, last: a list without one is a worker bug, retried."""
-    verdicts = [a for a in actions if not isinstance(a, Publish)]
+    """Exactly one verdict, last: anything else is a worker bug, retried."""
+    verdicts = [a for a in actions if is_verdict(a)]
     if len(verdicts) != 1 or actions[-1] is not verdicts[0]:
         return [NackRequeue(f"worker bug: expected one final verdict, got {actions!r}")]
     return actions
+
+
+def run_simple(worker: SimpleWorker[Any], job: Any) -> list[Action]:
+    """handle(job), with an escaping exception turned into NackRequeue."""
+    try:
+        with structlog.contextvars.bound_contextvars(**worker.log_context(job)):
+            actions = list(worker.handle(job))
+    except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
+        return [_crashed(exc)]
+    return ensure_verdict(actions)
+
+
+def run_notify(worker: NotifyWorker[Any], job: Any, notify: Notify) -> None:
+    """handle(job, notify), guaranteeing `notify` sees exactly one verdict, last."""
+    verdicts: list[Action] = []
+
+    def guarded(action: Action) -> None:
+        if verdicts:
+            get_logger(__name__).error("worker bug: action after the verdict ignored", action=repr(action))
+            return
+        if is_verdict(action):
+            verdicts.append(action)
+        notify(action)
+
+    try:
+        with structlog.contextvars.bound_contextvars(**worker.log_context(job)):
+            worker.handle(job, guarded)
+    except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
+        if not verdicts:
+            guarded(_crashed(exc))
+    if not verdicts:
+        guarded(NackRequeue("worker bug: handle ended without a verdict"))
 
 
 def decide(worker: SimpleWorker[Any], delivery: Delivery) -> list[Action]:
     """The whole pure pipeline of a simple worker for one delivery."""
     job, dumped = decode_or_dump(worker, delivery)
     return dumped or run_simple(worker, job)
-
-
-def is_verdict(action: Action) -> bool:
-    return isinstance(action, (Ack, NackRequeue, NackDump))
-
-
-__all__ = [
-    "Action",
-    "AnyWorker",
-    "Delivery",
-    "NotifyWorker",
-    "Notify",
-    "SimpleWorker",
-    "Verdict",
-    "decide",
-    "decode_or_dump",
-    "ensure_verdict",
-    "is_verdict",
-    "run_simple",
-]

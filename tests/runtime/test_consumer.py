@@ -1,0 +1,92 @@
+"""The consumer loop against a real RabbitMQ: acks, dead letters, bounded retries."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Callable, Iterator
+
+import attrs
+import pytest
+
+from support.runtime import Broker, RunningWorker, drain
+from support.workers import ScriptedWorker
+from tickborg.config import Config, RabbitMQConfig
+from tickborg.runtime.retry import ATTEMPT_HEADER, DEAD_REASON_HEADER
+
+
+@pytest.fixture
+def config(rabbitmq_config: RabbitMQConfig, make_config: Callable[..., Config]) -> Config:
+    return make_config(attrs.evolve(rabbitmq_config, delivery_limit=4, retry_base_seconds=0.3))
+
+
+@pytest.fixture
+def broker(config: Config) -> Iterator[Broker]:
+    b = Broker(config.rabbitmq)
+    yield b
+    b.close()
+
+
+def test_ack_publishes_and_removes_the_message(config: Config, broker: Broker) -> None:
+    with RunningWorker(ScriptedWorker(), config):
+        broker.send("in", {"id": "m1", "do": "ack"})
+        _, body = broker.get("out")
+        assert json.loads(body)["id"] == "m1"
+        time.sleep(0.3)
+        assert broker.count("in") == 0 and broker.count("in.dead") == 0
+
+
+def test_nack_dump_lands_in_the_dead_letter_queue_with_its_reason(config: Config, broker: Broker) -> None:
+    with RunningWorker(ScriptedWorker(), config):
+        broker.send("in", {"id": "m2", "do": "dump"})
+        props, body = broker.get("in.dead")
+    assert json.loads(body) == {"id": "m2", "do": "dump"}
+    assert props.headers[DEAD_REASON_HEADER] == "told to dump"
+    assert broker.count("in") == 0
+
+
+def test_undecodable_message_is_dead_lettered_and_the_worker_carries_on(config: Config, broker: Broker) -> None:
+    with RunningWorker(ScriptedWorker(), config):
+        broker.send("in", b"\x00 definitely not json")
+        broker.send("in", {"id": "after", "do": "ack"})
+        props, body = broker.get("in.dead")
+        assert body == b"\x00 definitely not json"
+        assert props.headers[DEAD_REASON_HEADER].startswith("decode failure")
+        assert json.loads(broker.get("out")[1])["id"] == "after"
+
+
+def test_always_failing_handler_is_retried_with_growing_delays_then_dead_lettered(config: Config, broker: Broker) -> None:
+    worker = ScriptedWorker()
+    with RunningWorker(worker, config):
+        broker.send("in", {"id": "doomed", "do": "fail"})
+        props, _ = broker.get("in.dead", timeout=30)
+        assert broker.count("out") == 0
+    times = [t for call_id, t in worker.calls if call_id == "doomed"]
+    assert len(times) == 4  # exactly rabbitmq.delivery_limit attempts
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps[0] >= 0.1 and gaps[-1] > gaps[0], gaps
+    assert "gave up after 4 attempts" in props.headers[DEAD_REASON_HEADER]
+    assert props.headers[ATTEMPT_HEADER] == 4
+
+
+def test_handler_failing_twice_then_succeeding_completes(config: Config, broker: Broker) -> None:
+    worker = ScriptedWorker()
+    with RunningWorker(worker, config):
+        broker.send("in", {"id": "flaky", "do": "fail-twice"})
+        _, body = broker.get("out", timeout=20)
+        assert json.loads(body)["id"] == "flaky"
+        # the worker is still alive and consuming after its exceptions
+        broker.send("in", {"id": "next", "do": "ack"})
+        assert json.loads(broker.get("out")[1])["id"] == "next"
+    assert [c for c, _ in worker.calls].count("flaky") == 3
+    assert list(drain(broker, "in.dead")) == []
+
+
+def test_long_running_worker_applies_actions_from_its_thread(config: Config, broker: Broker) -> None:
+    with RunningWorker(ScriptedWorker(long_running=True), config):
+        for n in range(5):
+            broker.send("in", {"id": f"t{n}", "do": "ack"})
+        got = {json.loads(broker.get("out")[1])["id"] for _ in range(5)}
+        broker.send("in", {"id": "bad", "do": "dump"})
+        broker.get("in.dead")
+    assert got == {f"t{n}" for n in range(5)}

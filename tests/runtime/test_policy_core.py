@@ -1,0 +1,114 @@
+"""The pure core of the runtime: decode/handle → actions, and retry planning."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+import pytest
+
+from support.workers import ScriptedWorker, StreamingWorker
+from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
+from tickborg.runtime.retry import (
+    ATTEMPT_HEADER,
+    DEAD_REASON_HEADER,
+    ROUTING_KEY_HEADER,
+    RetryPolicy,
+    attempt_of,
+    original_routing_key,
+    plan_dump,
+    plan_retry,
+)
+from tickborg.runtime.worker import Delivery, decide, ensure_verdict, run_notify
+from tickborg.topology import DEAD_LETTER, RETRY_HEADER, retry_queue
+
+NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.timezone.utc)
+
+
+def delivery(body: bytes) -> Delivery:
+    return Delivery("in", "rk", "application/json", body)
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"id": 1, "do": "ack"}', b"\xff\xfe"])
+def test_undecodable_is_dumped(body: bytes) -> None:
+    [action] = decide(ScriptedWorker(), delivery(body))
+    assert isinstance(action, NackDump) and action.reason.startswith("decode failure")
+
+
+def test_handler_exception_is_requeued_not_raised() -> None:
+    [action] = decide(ScriptedWorker(), delivery(b'{"id": "a", "do": "fail"}'))
+    assert isinstance(action, NackRequeue) and "scripted failure" in action.reason
+
+
+def test_success_publishes_then_acks() -> None:
+    publish, ack = decide(ScriptedWorker(), delivery(b'{"id": "a", "do": "ack"}'))
+    assert isinstance(publish, Publish) and publish.routing_key == "out" and ack == Ack()
+
+
+@pytest.mark.parametrize(
+    "actions",
+    [[], [Publish("", "q", b"x")], [Ack(), Publish("", "q", b"x")], [Ack(), Ack()]],
+)
+def test_a_worker_without_exactly_one_final_verdict_is_retried(actions: list[Action]) -> None:
+    [action] = ensure_verdict(actions)
+    assert isinstance(action, NackRequeue) and "worker bug" in action.reason
+
+
+def test_notify_worker_sees_publishes_then_one_verdict() -> None:
+    seen: list[Action] = []
+    worker = StreamingWorker()
+    run_notify(worker, worker.decode("", None, b'{"id": "a", "do": "x"}'), seen.append)
+    assert [type(a) for a in seen] == [Publish, Ack]
+
+
+def test_notify_worker_that_raises_gets_a_requeue() -> None:
+    seen: list[Action] = []
+    run_notify(StreamingWorker(), {}, seen.append)  # job["id"] raises KeyError
+    assert len(seen) == 1 and isinstance(seen[0], NackRequeue)
+
+
+def test_attempt_counter_and_routing_key_headers() -> None:
+    assert attempt_of(None) == 1 and attempt_of({ATTEMPT_HEADER: 3}) == 3
+    assert attempt_of({ATTEMPT_HEADER: "x"}) == 1
+    assert original_routing_key({ROUTING_KEY_HEADER: "push.a/b"}, "tickborg-retry.4s") == "push.a/b"
+    assert original_routing_key({}, "pull_request.a/b") == "pull_request.a/b"
+
+
+def test_retries_grow_then_dead_letter_after_the_last_attempt() -> None:
+    policy = RetryPolicy(max_attempts=5, base_seconds=1.0, cap_seconds=300.0)
+    rng = random.Random(7)
+    headers: dict[str, object] = {"x-custom": "kept"}
+    delays = []
+    for attempt in range(1, 5):
+        plan = plan_retry("in", "rk", headers, NackRequeue("boom"), policy, NOW, rng)
+        assert plan.exchange == "" and plan.headers[ATTEMPT_HEADER] == attempt + 1
+        assert plan.headers[RETRY_HEADER] == "in" and plan.headers["x-custom"] == "kept"
+        assert plan.expiration_ms is not None
+        assert plan.routing_key == retry_queue(next(d for d in (1, 2, 4, 8, 16) if d * 1000 >= plan.expiration_ms))
+        delays.append(plan.expiration_ms)
+        headers = plan.headers
+    assert delays == sorted(delays) and delays[-1] > delays[0] * 4
+    final = plan_retry("in", "rk", headers, NackRequeue("boom"), policy, NOW, rng)
+    assert final.exchange == DEAD_LETTER and final.routing_key == "in"
+    assert "gave up after 5 attempts: boom" in final.headers[DEAD_REASON_HEADER]
+
+
+def test_backoff_is_capped() -> None:
+    policy = RetryPolicy(max_attempts=100, base_seconds=1.0, cap_seconds=300.0)
+    plan = plan_retry("in", "rk", {ATTEMPT_HEADER: 40}, NackRequeue(), policy, NOW, random.Random(1))
+    assert plan.expiration_ms is not None and 150_000 <= plan.expiration_ms <= 300_000
+
+
+def test_rate_limit_reset_time_is_never_beaten() -> None:
+    policy = RetryPolicy(max_attempts=10, base_seconds=1.0, cap_seconds=300.0)
+    reset = NOW.timestamp() + 900
+    plan = plan_retry("in", "rk", None, NackRequeue("rate limited", not_before=reset), policy, NOW, random.Random(1))
+    assert plan.expiration_ms is not None and plan.expiration_ms >= 900_000
+    assert plan.routing_key == retry_queue(1024)
+
+
+def test_dump_keeps_the_reason_and_the_original_routing_key() -> None:
+    plan = plan_dump("in", "push.acme/x", {"a": 1}, NackDump("decode failure: bad"), NOW)
+    assert (plan.exchange, plan.routing_key) == (DEAD_LETTER, "in")
+    assert plan.headers[DEAD_REASON_HEADER] == "decode failure: bad"
+    assert plan.headers[ROUTING_KEY_HEADER] == "push.acme/x" and plan.headers["a"] == 1

@@ -1,0 +1,83 @@
+"""`tickborg <name> --config PATH`: one entry point for every process and tool."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Callable, Sequence
+
+# process or tool name -> "module:function" taking argv (SPEC §1)
+COMMANDS: dict[str, str] = {
+    "github-webhook-receiver": "workers.github_webhook_receiver:main",
+    "evaluation-filter": "workers.evaluation_filter:main",
+    "github-comment-filter": "workers.github_comment_filter:main",
+    "push-filter": "workers.push_filter:main",
+    "mass-rebuilder": "workers.mass_rebuilder:main",
+    "builder": "workers.builder:main",
+    "github-comment-poster": "workers.github_comment_poster:main",
+    "log-message-collector": "workers.log_message_collector:main",
+    "logapi": "workers.logapi:main",
+    "stats": "workers.stats:main",
+    "build-faker": "workers.build_faker:main",
+    "check-config": "tickborg.tools.check_config:main",
+    "topology": "tickborg.tools.topology:main",
+    "dead-letters": "tickborg.tools.dead_letters:main",
+    "demo": "tickborg.demo:main",
+}
+
+USAGE = "usage: tickborg <command> [--config PATH] [options]\ncommands: " + ", ".join(COMMANDS)
+
+
+def resolve(name: str) -> Callable[[Sequence[str]], int | None] | None:
+    """The command's main function, or None when it is not built yet."""
+    module_name, _, function = COMMANDS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+    return getattr(module, function)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        sys.stderr.write(USAGE + "\n")
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        sys.stderr.write(f"tickborg: unknown command {name!r}\n{USAGE}\n")
+        return 2
+    command = resolve(name)
+    if command is None:
+        sys.stderr.write(f"tickborg: {name} is not built yet in this version\n")
+        return 2
+    return command(rest) or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def _entry(name: str) -> Callable[[], int]:
+    """The `tickborg-<name>` console script: `tickborg <name>` under another name."""
+
+    def run() -> int:
+        return main([name, *sys.argv[1:]])
+
+    run.__name__ = name.replace("-", "_")
+    return run
+
+
+github_webhook_receiver = _entry("github-webhook-receiver")
+evaluation_filter = _entry("evaluation-filter")
+github_comment_filter = _entry("github-comment-filter")
+push_filter = _entry("push-filter")
+mass_rebuilder = _entry("mass-rebuilder")
+builder = _entry("builder")
+github_comment_poster = _entry("github-comment-poster")
+log_message_collector = _entry("log-message-collector")
+logapi = _entry("logapi")
+stats = _entry("stats")
+build_faker = _entry("build-faker")

@@ -1,0 +1,241 @@
+"""The REST operations tickborg uses, authenticated as the App's installations.
+
+Build one `GitHubClient` per process (`GitHubClient.from_config`): it owns the
+token caches and the write pacer, and is safe to share between threads.
+Repositories are named `owner/name`. Every failure raises a
+`CommitStatusError` variant (see `tickborg.github.errors`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+from urllib.parse import quote
+
+import requests
+
+from tickborg.config import ConfigError, GitHubAppConfig
+from tickborg.github.auth import DEFAULT_RENEW_MARGIN_SECONDS, AppAuth, load_private_key, split_repo
+from tickborg.github.bodies import (
+    CheckRunFields,
+    StatusState,
+    comment_body,
+    labels_body,
+    status_body,
+)
+from tickborg.github.errors import CommitStatusError, Error, ExpiredCreds
+from tickborg.github.fields import field, top_object
+from tickborg.github.models import (
+    CheckRun,
+    Comment,
+    Issue,
+    PullRequest,
+    PullRequestFile,
+    Status,
+    list_of,
+)
+from tickborg.github.pacer import WritePacer
+from tickborg.github.transport import Clock, Transport
+from tickborg.logsetup import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+# Content-creating requests, paced against GitHub's secondary rate limits.
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+PAGE_SIZE = 100
+
+
+def _segment(value: str | int) -> str:
+    return quote(str(value), safe="")
+
+
+class GitHubClient:
+    def __init__(self, transport: Transport, auth: AppAuth, pacer: WritePacer) -> None:
+        self._transport = transport
+        self._auth = auth
+        self._pacer = pacer
+
+    @classmethod
+    def from_config(
+        cls,
+        config: GitHubAppConfig,
+        clock: Clock = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        renew_margin: float = DEFAULT_RENEW_MARGIN_SECONDS,
+        session: requests.Session | None = None,
+    ) -> GitHubClient:
+        try:
+            key = load_private_key(config.private_key.value)
+        except ValueError as exc:
+            raise ConfigError("github_app.private_key_file", str(exc)) from None
+        transport = Transport(config.api_url, config.timeout_seconds, clock, session)
+        auth = AppAuth(transport, config.app_id, key, clock, config.installation_id, renew_margin)
+        pacer = WritePacer(config.writes_per_second, config.write_burst, clock, sleep)
+        return cls(transport, auth, pacer)
+
+    def close(self) -> None:
+        self._transport.close()
+
+    # ------------------------------------------------------------------
+    # Plumbing: one authenticated call, with one retry after a 401.
+
+    def _path(self, repo: str, *parts: str | int) -> str:
+        owner, name = split_repo(repo)
+        return "/".join(["/repos", _segment(owner), _segment(name), *map(_segment, parts)])
+
+    def _call(
+        self,
+        method: str,
+        repo: str,
+        url: str,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        try:
+            return self._authorized(method, repo, url, json, params)
+        except CommitStatusError as exc:
+            log.warning(
+                "github call failed",
+                repo=repo,
+                variant=type(exc).__name__,
+                status=exc.status,
+                error=exc.message,
+            )
+            raise
+
+    def _authorized(
+        self, method: str, repo: str, url: str, json: Any, params: Mapping[str, Any] | None
+    ) -> requests.Response:
+        installation = self._auth.installation_for(repo)
+        if method in WRITE_METHODS:
+            self._pacer.wait()
+        token = self._auth.token_for(installation)
+        try:
+            return self._transport.send(method, url, f"Bearer {token}", json, params)
+        except ExpiredCreds:
+            # Revoked, or expired before we expected: exactly one retry with a new token.
+            self._auth.drop_token(installation, token)
+            log.info("github token refused, retrying once", repo=repo, installation_id=installation)
+            token = self._auth.token_for(installation)
+            return self._transport.send(method, url, f"Bearer {token}", json, params)
+
+    def _request(
+        self,
+        method: str,
+        repo: str,
+        path: str,
+        parse: Callable[[Any], T],
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> T:
+        response = self._call(method, repo, self._transport.url(path), json, params)
+        return self._transport.decode(response, parse)
+
+    def _paginated(
+        self,
+        repo: str,
+        path: str,
+        items: Callable[[Any], list[Any]],
+        params: Mapping[str, Any] | None = None,
+    ) -> Iterator[Any]:
+        """Every item of a listing, following `Link: rel="next"` page by page."""
+        url: str | None = self._transport.url(path)
+        query: Mapping[str, Any] | None = {**(params or {}), "per_page": PAGE_SIZE}
+        while url is not None:
+            response = self._call("GET", repo, url, params=query)
+            yield from self._transport.decode(response, items)
+            url = response.links.get("next", {}).get("url")
+            query = None  # the next link carries the whole query
+            if url is not None and not self._transport.owns(url):
+                # Never send the token to a host the configured API does not own.
+                raise Error(f"GET {path}: pagination link leaves {self._transport.api_url}")
+
+    # ------------------------------------------------------------------
+    # Commit statuses.
+
+    def create_status(
+        self,
+        repo: str,
+        sha: str,
+        state: StatusState,
+        context: str,
+        description: str = "",
+        target_url: str | None = None,
+    ) -> Status:
+        body = status_body(state, context, description, target_url)
+        return self._request("POST", repo, self._path(repo, "statuses", sha), Status.from_json, body)
+
+    def list_statuses(self, repo: str, ref: str) -> list[Status]:
+        path = self._path(repo, "commits", ref, "statuses")
+        listing = self._paginated(repo, path, lambda body: list_of(body, "statuses"))
+        return [Status.from_json(item) for item in listing]
+
+    # ------------------------------------------------------------------
+    # Check runs.
+
+    def create_check_run(self, repo: str, name: str, head_sha: str, fields: CheckRunFields) -> CheckRun:
+        body = {"name": name, "head_sha": head_sha, **fields.to_json()}
+        return self._request("POST", repo, self._path(repo, "check-runs"), CheckRun.from_json, body)
+
+    def update_check_run(self, repo: str, check_run_id: int, fields: CheckRunFields) -> CheckRun:
+        path = self._path(repo, "check-runs", check_run_id)
+        return self._request("PATCH", repo, path, CheckRun.from_json, fields.to_json())
+
+    def get_check_run(self, repo: str, check_run_id: int) -> CheckRun:
+        return self._request("GET", repo, self._path(repo, "check-runs", check_run_id), CheckRun.from_json)
+
+    def list_check_runs(self, repo: str, ref: str, check_name: str | None = None) -> list[CheckRun]:
+        """Check runs on a commit (GitHub's default `filter=latest`: newest per name)."""
+        path = self._path(repo, "commits", ref, "check-runs")
+        params = {} if check_name is None else {"check_name": check_name}
+        listing = self._paginated(repo, path, _check_runs_of, params)
+        return [CheckRun.from_json(item) for item in listing]
+
+    # ------------------------------------------------------------------
+    # Issues, labels, comments.
+
+    def get_issue(self, repo: str, number: int) -> Issue:
+        return self._request("GET", repo, self._path(repo, "issues", number), Issue.from_json)
+
+    def add_labels(self, repo: str, number: int, labels: tuple[str, ...]) -> tuple[str, ...]:
+        """Add labels (one already there is fine); the issue's labels afterwards.
+
+        An empty `labels` sends nothing and returns ().
+        """
+        if not labels:
+            return ()
+        path = self._path(repo, "issues", number, "labels")
+        return self._request("POST", repo, path, _label_names, labels_body(labels))
+
+    def remove_label(self, repo: str, number: int, label: str) -> None:
+        """Remove a label; one that is not there (404) is not an error."""
+        try:
+            path = self._path(repo, "issues", number, "labels", label)
+            self._call("DELETE", repo, self._transport.url(path))
+        except Error as exc:
+            if exc.status != 404:
+                raise
+
+    def create_comment(self, repo: str, number: int, body: str) -> Comment:
+        path = self._path(repo, "issues", number, "comments")
+        return self._request("POST", repo, path, Comment.from_json, comment_body(body))
+
+    # ------------------------------------------------------------------
+    # Pull requests.
+
+    def get_pull_request(self, repo: str, number: int) -> PullRequest:
+        return self._request("GET", repo, self._path(repo, "pulls", number), PullRequest.from_json)
+
+    def list_pull_request_files(self, repo: str, number: int) -> list[PullRequestFile]:
+        path = self._path(repo, "pulls", number, "files")
+        listing = self._paginated(repo, path, lambda body: list_of(body, "files"))
+        return [PullRequestFile.from_json(item) for item in listing]
+
+
+def _check_runs_of(body: Any) -> list[Any]:
+    return field(top_object(body, "check runs"), "check_runs", list)
+
+
+def _label_names(body: Any) -> tuple[str, ...]:
+    return tuple(field(top_object(label, "label"), "name", str) for label in list_of(body, "labels"))

@@ -1,0 +1,316 @@
+"""The imperative shell: a pika consumer loop that drives one worker (SPEC §4).
+
+The thread that owns the `BlockingConnection` only ever processes broker
+events and applies actions. Long-running jobs run in worker threads and hand
+their actions back with `add_callback_threadsafe`, so heartbeats keep flowing
+while a build runs for hours. Every action carries the connection generation
+it was taken under: after a reconnect, a late ack for a delivery tag of the old
+channel is dropped (the broker redelivers that message anyway).
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Sequence
+
+import attrs
+import pika
+import structlog
+from pika.adapters.blocking_connection import BlockingChannel
+
+from tickborg.broker import CONNECTION_ERRORS, JSON, PERSISTENT, backoff_seconds, connect
+from tickborg.config import RabbitMQConfig
+from tickborg.logsetup import get_logger
+from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
+from tickborg.runtime.retry import (
+    Republish,
+    RetryPolicy,
+    attempt_of,
+    original_routing_key,
+    plan_dump,
+    plan_retry,
+)
+from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decide, decode_or_dump, run_notify, run_simple
+from tickborg.topology import Topology, declare
+
+# How many streamed publishes a notify worker may have outstanding before
+# `notify` blocks: the build waits for the broker rather than buffering forever.
+NOTIFY_BACKLOG = 2000
+POLL_SECONDS = 0.2
+RECONNECT_CAP_SECONDS = 30.0
+
+
+@attrs.define
+class _InFlight:
+    """A delivery being handled in a worker thread."""
+
+    channel: BlockingChannel
+    tag: int
+    generation: int
+    finished: bool = False
+    # Streamed publishes not yet applied; bounds how far a build runs ahead of the broker.
+    backlog: threading.BoundedSemaphore = attrs.field(factory=lambda: threading.BoundedSemaphore(NOTIFY_BACKLOG))
+
+
+class Runner:
+    """Consume `queues` with `worker` until asked to stop; reconnect when the broker goes."""
+
+    def __init__(
+        self,
+        worker: AnyWorker,
+        queues: Sequence[str],
+        rabbitmq: RabbitMQConfig,
+        topology: Topology,
+        identity: str,
+        prefetch: int = 1,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.worker = worker
+        self.queues = tuple(queues)
+        self.rabbitmq = rabbitmq
+        self.topology = topology
+        self.identity = identity
+        self.prefetch = prefetch
+        self.rng = rng or random.Random()
+        self.policy = RetryPolicy(rabbitmq.delivery_limit, rabbitmq.retry_base_seconds, rabbitmq.retry_cap_seconds)
+        self.log = get_logger("tickborg.runtime", worker=worker.name, identity=identity)
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._generation = 0
+        self._connection: pika.BlockingConnection | None = None
+        self._inflight: list[_InFlight] = []
+        self._executor = (
+            ThreadPoolExecutor(max_workers=len(self.queues), thread_name_prefix=f"{worker.name}-job")
+            if worker.long_running
+            else None
+        )
+
+    # -- control ---------------------------------------------------------
+
+    def request_stop(self, *_: Any) -> None:
+        """Safe from a signal handler or another thread: only sets a flag."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    @property
+    def connected(self) -> threading.Event:
+        """Set while consuming; tests and health checks wait on it."""
+        return self._connected
+
+    def run(self) -> int:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._session()
+                failures = 0
+            except CONNECTION_ERRORS as exc:
+                self._connected.clear()
+                self._generation += 1
+                failures += 1
+                delay = backoff_seconds(failures, 0.5, RECONNECT_CAP_SECONDS, self.rng)
+                self.log.warning("broker connection lost; reconnecting", error=repr(exc), retry_in=round(delay, 2))
+                self._stop.wait(delay)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        self.log.info("stopped")
+        return 0
+
+    # -- one connection's lifetime -----------------------------------------
+
+    def _session(self) -> None:
+        connection = connect(self.rabbitmq, f"tickborg {self.worker.name} {self.identity}")
+        self._connection = connection
+        self._generation += 1
+        self._inflight = []
+        try:
+            setup = connection.channel()
+            declare(setup, self.topology)
+            setup.close()
+            consumers = []
+            for queue in self.queues:
+                channel = connection.channel()
+                channel.confirm_delivery()
+                channel.basic_qos(prefetch_count=self.prefetch)
+                tag = channel.basic_consume(queue, self._on_message_for(queue), auto_ack=False)
+                consumers.append((channel, tag))
+            self._connected.set()
+            self.log.info("consuming", queues=list(self.queues), prefetch=self.prefetch)
+            while not self._stop.is_set():
+                connection.process_data_events(time_limit=POLL_SECONDS)
+            self._drain(connection, consumers)
+        finally:
+            self._connected.clear()
+            if connection.is_open:
+                try:
+                    connection.close()
+                except CONNECTION_ERRORS:
+                    pass
+
+    def _drain(self, connection: pika.BlockingConnection, consumers: list[tuple[BlockingChannel, str]]) -> None:
+        """SIGTERM: take nothing new, let the current job finish or hand it back."""
+        self.log.info("stopping: no new messages", in_flight=len(self._unfinished()))
+        for channel, tag in consumers:
+            channel.basic_cancel(tag)
+        grace = self.rabbitmq.shutdown_grace_seconds if self.worker.finish_on_shutdown else 0.0
+        deadline = time.monotonic() + grace
+        while self._unfinished() and time.monotonic() < deadline:
+            connection.process_data_events(time_limit=POLL_SECONDS)
+        for job in self._unfinished():
+            self.log.warning("handing an unfinished job back to the broker", delivery_tag=job.tag)
+            job.channel.basic_reject(job.tag, requeue=True)
+            job.finished = True
+        self._generation += 1  # late results of abandoned jobs are dropped
+
+    def _unfinished(self) -> list[_InFlight]:
+        return [job for job in self._inflight if not job.finished]
+
+    # -- deliveries ---------------------------------------------------------
+
+    def _on_message_for(self, queue: str) -> Callable[..., None]:
+        def on_message(channel: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes) -> None:
+            headers = props.headers or {}
+            delivery = Delivery(
+                queue=queue,
+                routing_key=original_routing_key(headers, method.routing_key),
+                content_type=props.content_type,
+                body=body,
+                attempt=attempt_of(headers),
+            )
+            context = {"worker": self.worker.name, "identity": self.identity, "queue": queue, "delivery_tag": method.delivery_tag}
+            if self._executor is None:
+                with structlog.contextvars.bound_contextvars(**context):
+                    actions = decide(self.worker, delivery)  # type: ignore[arg-type]
+                    self._apply(channel, method.delivery_tag, props, delivery, actions, self._generation)
+                return
+            job = _InFlight(channel, method.delivery_tag, self._generation)
+            self._inflight.append(job)
+            self._executor.submit(self._run_job, job, props, delivery, context)
+
+        return on_message
+
+    def _run_job(self, job: _InFlight, props: pika.BasicProperties, delivery: Delivery, context: dict[str, Any]) -> None:
+        """In a worker thread: everything that touches the channel goes back to its thread."""
+        connection = self._connection
+        assert connection is not None
+
+        def send(actions: list[Action], publish_only: bool) -> None:
+            if publish_only:
+                while not job.backlog.acquire(timeout=1.0):
+                    if job.generation != self._generation:
+                        return
+
+            def apply() -> None:
+                try:
+                    self._apply(job.channel, job.tag, props, delivery, actions, job.generation)
+                finally:
+                    if publish_only:
+                        job.backlog.release()
+                    else:
+                        job.finished = True
+
+            try:
+                connection.add_callback_threadsafe(apply)
+            except CONNECTION_ERRORS:
+                self.log.warning("connection gone before the job finished; the broker redelivers it")
+
+        with structlog.contextvars.bound_contextvars(**context):
+            try:
+                job_value, dumped = decode_or_dump(self.worker, delivery)
+                if dumped:
+                    send(dumped, False)
+                elif isinstance(self.worker, NotifyWorker):
+                    run_notify(self.worker, job_value, lambda a: send([a], isinstance(a, Publish)))
+                else:
+                    send(run_simple(self.worker, job_value), False)
+            except Exception:  # noqa: BLE001 - never let a job thread die silently
+                self.log.exception("job thread failed")
+                send([NackRequeue("job thread failed")], False)
+
+    # -- applying actions (connection thread only) ----------------------------
+
+    def _apply(
+        self,
+        channel: BlockingChannel,
+        tag: int,
+        props: pika.BasicProperties,
+        delivery: Delivery,
+        actions: list[Action],
+        generation: int,
+    ) -> None:
+        if generation != self._generation or not channel.is_open:
+            self.log.warning("channel gone; dropping actions, the broker redelivers", delivery_tag=tag)
+            return
+        for action in actions:
+            if isinstance(action, Publish):
+                try:
+                    channel.basic_publish(
+                        action.exchange,
+                        action.routing_key,
+                        action.body(),
+                        pika.BasicProperties(content_type=JSON, delivery_mode=PERSISTENT),
+                        mandatory=True,
+                    )
+                except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+                    self.log.error("publish not confirmed", exchange=action.exchange, routing_key=action.routing_key, error=repr(exc))
+                    action = NackRequeue(f"publish to {action.exchange!r}/{action.routing_key!r} failed: {exc!r}")
+                else:
+                    continue
+            self._settle(channel, tag, props, delivery, action)
+            return
+
+    def _settle(self, channel: BlockingChannel, tag: int, props: pika.BasicProperties, delivery: Delivery, verdict: Action) -> None:
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if isinstance(verdict, NackRequeue):
+            plan = plan_retry(delivery.queue, delivery.routing_key, props.headers, verdict, self.policy, now, self.rng)
+        elif isinstance(verdict, NackDump):
+            plan = plan_dump(delivery.queue, delivery.routing_key, props.headers, verdict, now)
+        else:
+            assert isinstance(verdict, Ack)
+            channel.basic_ack(tag)
+            self.log.debug("acked", delivery_tag=tag)
+            return
+        try:
+            self._republish(channel, plan, props, delivery.body)
+        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+            # Could not park the copy: leave the original with the broker instead.
+            self.log.error("could not republish; requeueing at the broker", error=repr(exc), delivery_tag=tag)
+            channel.basic_reject(tag, requeue=True)
+            return
+        channel.basic_ack(tag)
+        if plan.exchange:
+            self.log.warning("dead-lettered", delivery_tag=tag, dead_queue=f"{delivery.queue}.dead", reason=_reason(verdict))
+        else:
+            self.log.warning(
+                "retry scheduled",
+                delivery_tag=tag,
+                attempt=delivery.attempt,
+                retry_in=round((plan.expiration_ms or 0) / 1000, 2),
+                reason=_reason(verdict),
+            )
+
+    def _republish(self, channel: BlockingChannel, plan: Republish, props: pika.BasicProperties, body: bytes) -> None:
+        channel.basic_publish(
+            plan.exchange,
+            plan.routing_key,
+            body,
+            pika.BasicProperties(
+                content_type=props.content_type or JSON,
+                delivery_mode=PERSISTENT,
+                message_id=props.message_id,
+                headers=plan.headers,
+                expiration=None if plan.expiration_ms is None else str(plan.expiration_ms),
+            ),
+            mandatory=True,
+        )
+
+
+def _reason(verdict: Action) -> str:
+    return getattr(verdict, "reason", "")

@@ -1,0 +1,1 @@
+"""Operator tools: check-config, topology, dead-letters."""
