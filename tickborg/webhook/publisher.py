@@ -1,0 +1,283 @@
+"""The receiver's broker connection, owned by one thread (SPEC §2, §7).
+
+pika connections are not thread-safe, so HTTP threads never touch this one.
+They `submit` a message, which appends it to an outbox and wakes the
+connection's I/O loop, and wait on the returned future. The loop publishes
+everything in the outbox on a channel in confirm mode and resolves each future
+when the broker acks (or nacks) its delivery tag. Many messages are in flight
+at once and the broker confirms them in batches (`multiple`), so concurrent
+requests share round trips instead of each waiting for its own.
+
+While the broker is unreachable, blocked or still being set up, `submit`
+raises `Unavailable` at once, so a request is answered 503 quickly; a lost
+connection fails every unconfirmed future the same way. The thread reconnects
+with capped, jittered backoff and redeclares the topology each time.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import attrs
+import pika
+import pika.exceptions
+import pika.frame
+import pika.spec
+
+from tickborg.broker import backoff_seconds, connection_parameters, properties
+from tickborg.config import RabbitMQConfig
+from tickborg.logsetup import get_logger
+from tickborg.topology import Topology, declare
+
+RECONNECT_CAP_SECONDS = 30.0
+
+
+class Unavailable(Exception):
+    """The broker cannot take a message now (not connected, blocked, or lost it)."""
+
+
+class Nacked(Exception):
+    """The broker refused the message."""
+
+
+@attrs.frozen
+class Message:
+    routing_key: str
+    body: bytes
+    message_id: str | None
+
+
+@attrs.frozen
+class _Queued:
+    message: Message
+    future: Future[None]
+
+
+class Confirmations:
+    """The futures of one confirm-mode channel's publishes, by delivery tag.
+
+    Tags count publishes on the channel from 1; an ack or nack with `multiple`
+    settles every outstanding tag up to its own.
+    """
+
+    def __init__(self) -> None:
+        # Insertion order is tag order, which `_settle` relies on.
+        self._waiting: dict[int, Future[None]] = {}
+        self._next_tag = 1
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def published(self, future: Future[None]) -> None:
+        self._waiting[self._next_tag] = future
+        self._next_tag += 1
+
+    def ack(self, tag: int, multiple: bool) -> None:
+        for future in self._settle(tag, multiple):
+            future.set_result(None)
+
+    def nack(self, tag: int, multiple: bool) -> None:
+        for future in self._settle(tag, multiple):
+            future.set_exception(Nacked(f"broker nacked delivery tag {tag}"))
+
+    def fail_all(self, error: Exception) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            future.set_exception(error)
+
+    def _settle(self, tag: int, multiple: bool) -> list[Future[None]]:
+        if not multiple:
+            future = self._waiting.pop(tag, None)
+            return [] if future is None else [future]
+        settled = []
+        while self._waiting:
+            first = next(iter(self._waiting))
+            if first > tag:
+                break
+            settled.append(self._waiting.pop(first))
+        return settled
+
+
+class Publisher:
+    """Publishes to one exchange with confirms, from a thread of its own."""
+
+    def __init__(self, rabbitmq: RabbitMQConfig, topology: Topology, exchange: str, name: str) -> None:
+        self._parameters = connection_parameters(rabbitmq, name)
+        self._topology = topology
+        self._exchange = exchange
+        self._retry_base = rabbitmq.retry_base_seconds
+        self._retry_cap = min(rabbitmq.retry_cap_seconds, RECONNECT_CAP_SECONDS)
+        self._log = get_logger(__name__, exchange=exchange, broker=f"{rabbitmq.host}:{rabbitmq.port}")
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-publisher", daemon=True)
+        # Shared with the HTTP threads, under the lock:
+        self._lock = threading.Lock()
+        self._connection: pika.SelectConnection | None = None
+        self._channel: Any = None  # set once the topology is declared and confirms are on
+        self._blocked = False
+        self._outbox: list[_Queued] = []
+        self._wake_pending = False
+        # The I/O thread's own:
+        self._confirms = Confirmations()
+        self._became_ready = False
+
+    @property
+    def ready(self) -> bool:
+        """True while messages can be published (what /health reports)."""
+        return self._channel is not None and not self._blocked
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, message: Message) -> Future[None]:
+        """Queue `message`; the future completes when the broker confirms it."""
+        future: Future[None] = Future()
+        with self._lock:
+            if not self.ready or self._connection is None:
+                raise Unavailable("broker not connected")
+            self._outbox.append(_Queued(message, future))
+            # One wake-up per batch: the I/O loop takes the whole outbox at once.
+            if not self._wake_pending:
+                self._wake_pending = True
+                self._connection.ioloop.add_callback_threadsafe(self._flush)
+        return future
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close the connection (failing whatever is unconfirmed) and end the thread."""
+        self._stopping.set()
+        with self._lock:
+            if self._connection is not None:
+                self._connection.ioloop.add_callback_threadsafe(self._close)
+        self._thread.join(timeout)
+
+    # ------------------------------------------------------------------
+    # Everything below runs on the publisher thread.
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                became_ready = self._session()
+            except Exception:  # noqa: BLE001 - a bug here must not leave the receiver without a broker for good
+                self._log.exception("publisher connection failed")
+                self._lost(Unavailable("publisher error"))
+                became_ready = False
+            attempt = 1 if became_ready else attempt + 1
+            if self._stopping.is_set():
+                break
+            delay = backoff_seconds(attempt, self._retry_base, self._retry_cap)
+            self._log.info("reconnecting to the broker", attempt=attempt, delay_seconds=round(delay, 2))
+            self._stopping.wait(delay)
+        self._log.info("publisher stopped")
+
+    def _session(self) -> bool:
+        """Run one connection from opening to its end; True if it became ready."""
+        self._became_ready = False
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            connection = pika.SelectConnection(
+                self._parameters,
+                on_open_callback=self._on_open,
+                on_open_error_callback=self._on_open_error,
+                on_close_callback=self._on_closed,
+            )
+            self._connection = connection
+        try:
+            connection.ioloop.start()
+        finally:
+            with self._lock:
+                self._connection = None
+            connection.ioloop.close()
+        return self._became_ready
+
+    def _on_open(self, connection: pika.SelectConnection) -> None:
+        connection.add_on_connection_blocked_callback(lambda *_: self._set_blocked(True))
+        connection.add_on_connection_unblocked_callback(lambda *_: self._set_blocked(False))
+        connection.channel(on_open_callback=self._on_channel_open)
+
+    def _on_channel_open(self, channel: Any) -> None:
+        channel.add_on_close_callback(self._on_channel_closed)
+        # pika holds each synchronous method until the previous one is answered,
+        # so Confirm.SelectOk arrives only after every declaration succeeded.
+        declare(channel, self._topology)
+        channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._on_ready(channel))
+
+    def _on_ready(self, channel: Any) -> None:
+        self._confirms = Confirmations()
+        with self._lock:
+            self._channel = channel
+        self._became_ready = True
+        self._log.info("broker ready")
+
+    def _set_blocked(self, blocked: bool) -> None:
+        # A blocked connection (broker resource alarm) would hold every publish:
+        # answer 503 at once instead.
+        with self._lock:
+            self._blocked = blocked
+        self._log.warning("broker blocked publishing" if blocked else "broker unblocked publishing")
+
+    def _flush(self) -> None:
+        with self._lock:
+            queued, self._outbox = self._outbox, []
+            self._wake_pending = False
+            channel = self._channel
+        for item in queued:
+            if channel is None or not channel.is_open:
+                item.future.set_exception(Unavailable("broker channel closed"))
+                continue
+            message = item.message
+            try:
+                channel.basic_publish(
+                    self._exchange, message.routing_key, message.body, properties(message_id=message.message_id)
+                )
+            except pika.exceptions.AMQPError as exc:
+                item.future.set_exception(Unavailable(f"publish failed: {exc!r}"))
+                continue
+            self._confirms.published(item.future)
+
+    def _on_confirm(self, frame: pika.frame.Method) -> None:
+        method = frame.method
+        if isinstance(method, pika.spec.Basic.Ack):
+            self._confirms.ack(method.delivery_tag, method.multiple)
+        else:
+            self._confirms.nack(method.delivery_tag, method.multiple)
+
+    def _on_channel_closed(self, channel: Any, reason: Exception) -> None:
+        # Besides a lost connection: a refused declaration (a queue that exists
+        # with other arguments) or another channel error.
+        self._lost(Unavailable(f"broker channel closed: {reason}"))
+        connection = channel.connection
+        if connection.is_open:  # only the channel was closed: start over on a new connection
+            self._log.warning("broker channel closed", reason=str(reason))
+            connection.close()
+
+    def _on_open_error(self, connection: pika.SelectConnection, error: BaseException) -> None:
+        self._log.warning("cannot connect to the broker", error=str(error) or type(error).__name__)
+        connection.ioloop.stop()
+
+    def _on_closed(self, connection: pika.SelectConnection, reason: BaseException) -> None:
+        self._lost(Unavailable(f"broker connection lost: {reason}"))
+        if self._stopping.is_set():
+            self._log.info("broker connection closed")
+        else:
+            self._log.warning("broker connection lost", reason=str(reason))
+        connection.ioloop.stop()
+
+    def _lost(self, error: Unavailable) -> None:
+        """Fail everything not yet confirmed: the HTTP threads answer 503."""
+        with self._lock:
+            self._channel = None
+            self._blocked = False
+            queued, self._outbox = self._outbox, []
+            self._wake_pending = False
+        for item in queued:
+            item.future.set_exception(error)
+        self._confirms.fail_all(error)
+
+    def _close(self) -> None:
+        connection = self._connection
+        if connection is not None and not (connection.is_closing or connection.is_closed):
+            connection.close()

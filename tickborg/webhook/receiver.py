@@ -1,0 +1,97 @@
+"""The github-webhook-receiver process: wiring, start-up and graceful shutdown."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from tickborg.config import Config, WebhookReceiverConfig
+from tickborg.logsetup import get_logger
+from tickborg.topology import (
+    COMMENT_INPUTS,
+    EVALUATION_INPUTS,
+    GITHUB_EVENTS,
+    PUSH_INPUTS,
+    UNKNOWN_EVENTS,
+    build_topology,
+)
+from tickborg.webhook.publisher import Publisher
+from tickborg.webhook.server import WebhookServer
+
+NAME = "github-webhook-receiver"
+SECTION = "github_webhook_receiver"
+# The exchange and the queues bound to it, so no delivery is dropped for want
+# of a binding even before the filters have started.
+INPUT_QUEUES = (EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, UNKNOWN_EVENTS)
+CONFIRM_TIMEOUT_SECONDS = 5.0  # GitHub gives up after 10 s
+SOCKET_TIMEOUT_SECONDS = 10.0
+
+_log = get_logger(__name__)
+
+
+class Receiver:
+    """The HTTP server and the publisher thread, started and stopped together."""
+
+    def __init__(self, server: WebhookServer, publisher: Publisher) -> None:
+        self.server = server
+        self.publisher = publisher
+        self._serving = threading.Thread(target=server.serve_forever, name="webhook-http")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.server.server_address[:2]
+        return host, port
+
+    def start(self) -> None:
+        """Bind the listening socket (OSError if taken), connect, serve in the background."""
+        self.server.listen()
+        self.publisher.start()
+        self._serving.start()
+
+    def stop(self) -> None:
+        """Stop accepting, finish in-flight requests, then close the broker connection."""
+        self.server.stop()
+        self._serving.join()
+        self.publisher.stop()
+
+
+def build(
+    config: Config,
+    confirm_timeout: float = CONFIRM_TIMEOUT_SECONDS,
+    socket_timeout: float = SOCKET_TIMEOUT_SECONDS,
+) -> Receiver:
+    """The receiver for `config`, not yet started (ConfigError if its section is missing)."""
+    section: WebhookReceiverConfig = config.require(SECTION)
+    topology = build_topology(config).select(INPUT_QUEUES)
+    publisher = Publisher(config.rabbitmq, topology, GITHUB_EVENTS, name=f"tickborg {NAME} {config.identity}")
+    server = WebhookServer(
+        section.listen,
+        section.webhook_secret.value.encode(),
+        publisher,
+        confirm_timeout=confirm_timeout,
+        socket_timeout=socket_timeout,
+    )
+    return Receiver(server, publisher)
+
+
+def run(receiver: Receiver) -> int:
+    """Serve until SIGTERM or SIGINT. Exit status: 0 after a clean stop, 1 if it cannot listen."""
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    try:
+        receiver.start()
+    except OSError as exc:
+        _log.error("cannot listen", address=_address(receiver), error=exc.strerror or str(exc))
+        return 1
+    _log.info("listening", address=_address(receiver))
+    stopping.wait()
+    _log.info("stopping: finishing in-flight requests")
+    receiver.stop()
+    _log.info("stopped")
+    return 0
+
+
+def _address(receiver: Receiver) -> str:
+    host, port = receiver.address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
