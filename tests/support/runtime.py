@@ -16,7 +16,7 @@ from tickborg.runtime.worker import AnyWorker
 from tickborg.topology import Queue, Topology, failure_paths, work_queue
 
 
-def test_topology(config: Config) -> Topology:
+def runtime_topology(config: Config) -> Topology:
     """Work queue `in` (with its retry and dead-letter paths) and a plain `out`."""
     rabbit = config.rabbitmq
     inbound = work_queue("in", rabbit.legacy_queues, rabbit.delivery_limit)
@@ -58,7 +58,7 @@ class RunningWorker:
     """A Runner in a background thread of the test process."""
 
     def __init__(self, worker: AnyWorker, config: Config, queues: tuple[str, ...] = ("in",)) -> None:
-        self.runner = Runner(worker, queues, config.rabbitmq, test_topology(config), config.identity)
+        self.runner = Runner(worker, queues, config.rabbitmq, runtime_topology(config), config.identity)
         self.thread = threading.Thread(target=self.runner.run, daemon=True)
 
     def __enter__(self) -> RunningWorker:

@@ -15,7 +15,7 @@ from tickborg.logsetup import configure_logging
 from tickborg.runtime.consumer import Runner
 from tickborg.runtime.worker import AnyWorker
 
-from support.runtime import test_topology
+from support.runtime import runtime_topology
 
 WORKERS: dict[str, AnyWorker] = {
     "scripted": ScriptedWorker(),
@@ -29,7 +29,7 @@ def main() -> int:
     config_path, kind = sys.argv[1], sys.argv[2]
     configure_logging()
     config = load_config(Path(config_path))
-    runner = Runner(WORKERS[kind], ["in"], config.rabbitmq, test_topology(config), config.identity)
+    runner = Runner(WORKERS[kind], ["in"], config.rabbitmq, runtime_topology(config), config.identity)
     runner.install_signal_handlers()
     return runner.run()
 

@@ -15,7 +15,6 @@ import random
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
 import attrs
@@ -81,14 +80,10 @@ class Runner:
         self.log = get_logger("tickborg.runtime", worker=worker.name, identity=identity)
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self.reconnects = 0
         self._generation = 0
         self._connection: pika.BlockingConnection | None = None
         self._inflight: list[_InFlight] = []
-        self._executor = (
-            ThreadPoolExecutor(max_workers=len(self.queues), thread_name_prefix=f"{worker.name}-job")
-            if worker.long_running
-            else None
-        )
 
     # -- control ---------------------------------------------------------
 
@@ -115,11 +110,10 @@ class Runner:
                 self._connected.clear()
                 self._generation += 1
                 failures += 1
+                self.reconnects += 1
                 delay = backoff_seconds(failures, 0.5, RECONNECT_CAP_SECONDS, self.rng)
                 self.log.warning("broker connection lost; reconnecting", error=repr(exc), retry_in=round(delay, 2))
                 self._stop.wait(delay)
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
         self.log.info("stopped")
         return 0
 
@@ -185,14 +179,17 @@ class Runner:
                 attempt=attempt_of(headers),
             )
             context = {"worker": self.worker.name, "identity": self.identity, "queue": queue, "delivery_tag": method.delivery_tag}
-            if self._executor is None:
+            if not self.worker.long_running:
                 with structlog.contextvars.bound_contextvars(**context):
                     actions = decide(self.worker, delivery)  # type: ignore[arg-type]
                     self._apply(channel, method.delivery_tag, props, delivery, actions, self._generation)
                 return
             job = _InFlight(channel, method.delivery_tag, self._generation)
             self._inflight.append(job)
-            self._executor.submit(self._run_job, job, props, delivery, context)
+            # A daemon thread: an abandoned job must not keep a stopping process alive.
+            threading.Thread(
+                target=self._run_job, args=(job, props, delivery, context), name=f"{self.worker.name}-job", daemon=True
+            ).start()
 
         return on_message
 

@@ -1,0 +1,125 @@
+"""`tickborg check-config`: every invalid input exits 2 with one line naming the key."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from conftest import base_config_data
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    def write(data: dict[str, Any]) -> Path:
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    return write
+
+
+def check(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["tickborg", "check-config", "--config", str(path), *extra], capture_output=True, text=True, timeout=60
+    )
+
+
+def without(data: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != key}
+
+
+def test_valid_config_exits_0_with_a_summary(write_config: Callable[[dict[str, Any]], Path], tmp_path: Path) -> None:
+    secret = tmp_path / "webhook"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    data = base_config_data(
+        github_webhook_receiver={"listen": "127.0.0.1:9899", "webhook_secret_file": str(secret)},
+        builder={"systems": ["x86_64-linux"]},
+        checkout={"root": str(tmp_path / "checkout")},
+    )
+    done = check(write_config(data), "--process", "builder")
+    assert done.returncode == 0, done.stderr
+    assert "projects: libfoo (cmake), app (custom)" in done.stdout
+    assert "s3cret" not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("mutate", "key"),
+    [
+        (lambda d: without(d, "rabbitmq"), "rabbitmq: missing"),
+        (lambda d: without(d, "identity"), "identity: missing"),
+        (lambda d: {**d, "rabbitmq": {"port": "5672"}}, "rabbitmq.port: expected an integer"),
+        (lambda d: {**d, "repos": "tick-org/monorepo"}, "repos: expected a list of strings"),
+        (lambda d: {**d, "rabbitmq": {"legacy_queues": "yes"}}, "rabbitmq.legacy_queues: expected true or false"),
+        (
+            lambda d: {**d, "projects": [{"name": "x", "path": "x", "build_system": "bazel"}]},
+            'projects[0].build_system: unknown build system "bazel"',
+        ),
+        (
+            lambda d: {**d, "projects": [{"name": "x", "path": "x", "build_system": "make"}] * 2},
+            'projects[1].name: duplicate project "x"',
+        ),
+        (lambda d: {**d, "systems": {"primary": ["riscv64-linux"]}}, 'systems.primary: unknown system "riscv64-linux"'),
+        (
+            lambda d: {**d, "rabbitmq": {"password_file": "/nonexistent/secret"}},
+            "rabbitmq.password_file: cannot read secret file '/nonexistent/secret'",
+        ),
+        (
+            lambda d: {**d, "logapi": {"listen": "localhost"}},
+            'logapi.listen: expected host:port, got "localhost"',
+        ),
+        (
+            lambda d: {**d, "stats": {"listen": "example.org:9090"}},
+            'stats.listen: "example.org" is not an IP address',
+        ),
+        (lambda d: {**d, "github_app": {"app_id": 1}}, "github_app.private_key_file: missing"),
+        (lambda d: {**d, "default_push_projects": ["nope"]}, 'default_push_projects: unknown project "nope"'),
+    ],
+)
+def test_invalid_config_exits_2_naming_the_key(
+    write_config: Callable[[dict[str, Any]], Path], mutate: Callable[[dict[str, Any]], dict[str, Any]], key: str
+) -> None:
+    done = check(write_config(mutate(base_config_data())))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_section_the_process_needs_is_required(write_config: Callable[[dict[str, Any]], Path]) -> None:
+    done = check(write_config(base_config_data()), "--process", "github-webhook-receiver")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "tickborg: configuration error: github_webhook_receiver: missing (this process needs it)"
+
+
+def test_unreadable_secret_file(write_config: Callable[[dict[str, Any]], Path], tmp_path: Path) -> None:
+    secret = tmp_path / "app.pem"
+    secret.mkdir()  # a directory cannot be read as a file, even by root
+    done = check(write_config({**base_config_data(), "github_app": {"app_id": 1, "private_key_file": str(secret)}}))
+    assert done.returncode == 2 and "github_app.private_key_file: cannot read secret file" in done.stderr
+
+
+def test_not_json_and_missing_file(write_config: Callable[[dict[str, Any]], Path], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{nope")
+    for path in (bad, tmp_path / "missing.json"):
+        done = check(path)
+        assert done.returncode == 2 and done.stderr.startswith("tickborg: configuration error: --config:")
+
+
+def test_world_readable_secret_warns(write_config: Callable[[dict[str, Any]], Path], tmp_path: Path) -> None:
+    secret = tmp_path / "rabbit"
+    secret.write_text("pw")
+    secret.chmod(0o644)
+    done = check(write_config({**base_config_data(), "rabbitmq": {"password_file": str(secret)}}))
+    assert done.returncode == 0
+    assert "secret file readable by others" in done.stderr and "pw\n" not in done.stderr
+
+
+def test_unbuilt_process_exits_2_saying_so() -> None:
+    done = subprocess.run(["tickborg", "stats", "--config", "x"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "not built yet" in done.stderr
