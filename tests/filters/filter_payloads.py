@@ -1,0 +1,107 @@
+"""Webhook payloads for the filter tests: GitHub's fixtures, adapted with code.
+
+Every payload starts as one of the real payloads in `fixtures/github/webhooks/`
+and is changed here (repository, PR number, action, comment, files), never by
+hand-editing a copy.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Iterable, Mapping
+
+from support.paths import WEBHOOKS
+
+REPO = "tick-org/monorepo"
+PR_NUMBER = 17
+JSON = "application/json"
+
+
+def fixture(name: str) -> dict[str, Any]:
+    return json.loads((WEBHOOKS / f"{name}.json").read_text())
+
+
+def for_repo(payload: Mapping[str, Any], full_name: str = REPO) -> dict[str, Any]:
+    """A copy of `payload` as if sent for `full_name`: names and URLs adapted."""
+    owner, name = full_name.split("/")
+    adapted = copy.deepcopy(dict(payload))
+    repo = adapted["repository"]
+    repo.update(
+        name=name,
+        full_name=full_name,
+        html_url=f"https://github.com/{full_name}",
+        clone_url=f"https://github.com/{full_name}.git",
+    )
+    repo["owner"]["login"] = owner
+    return adapted
+
+
+def body(payload: Mapping[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def pull_request(
+    action: str = "opened",
+    *,
+    full_name: str = REPO,
+    state: str | None = None,
+    base: str = "main",
+    changes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A pull_request event; the fixture of that action when GitHub's set has one."""
+    name = f"pull_request.{action}"
+    payload = for_repo(fixture(name if (WEBHOOKS / f"{name}.json").exists() else "pull_request.opened"), full_name)
+    payload["action"] = action
+    payload["number"] = payload["pull_request"]["number"] = PR_NUMBER
+    payload["pull_request"]["base"]["ref"] = base
+    if state is not None:
+        payload["pull_request"]["state"] = state
+    if changes is not None:
+        payload["changes"] = dict(changes)
+    return payload
+
+
+def comment(
+    text: str,
+    *,
+    login: str = "alice",
+    action: str = "created",
+    on_pull_request: bool = True,
+    full_name: str = REPO,
+) -> dict[str, Any]:
+    """An issue_comment event; GitHub marks a PR's conversation by `issue.pull_request`."""
+    payload = for_repo(fixture("issue_comment.created"), full_name)
+    payload["action"] = action
+    payload["comment"]["body"] = text
+    payload["comment"]["user"]["login"] = login
+    payload["issue"]["number"] = PR_NUMBER
+    payload["issue"].pop("pull_request", None)
+    if on_pull_request:
+        api = f"https://api.github.com/repos/{full_name}"
+        payload["issue"]["pull_request"] = {
+            "url": f"{api}/pulls/{PR_NUMBER}",
+            "html_url": f"https://github.com/{full_name}/pull/{PR_NUMBER}",
+            "diff_url": f"https://github.com/{full_name}/pull/{PR_NUMBER}.diff",
+            "patch_url": f"https://github.com/{full_name}/pull/{PR_NUMBER}.patch",
+        }
+    return payload
+
+
+def push(
+    ref: str = "refs/heads/main",
+    *,
+    commits: Iterable[Mapping[str, list[str]]] = ({"modified": ["libfoo/src/foo.c"]},),
+    full_name: str = REPO,
+    source: str = "push.branch",
+) -> dict[str, Any]:
+    """A push event; each of `commits` sets some of a commit's added/removed/modified files."""
+    payload = for_repo(fixture(source), full_name)
+    payload["ref"] = ref
+    if payload["commits"]:
+        template = payload["commits"][0]
+        payload["commits"] = [
+            {**copy.deepcopy(template), "id": f"{i + 1:040x}", "added": [], "removed": [], "modified": [], **files}
+            for i, files in enumerate(commits)
+        ]
+    return payload
