@@ -91,17 +91,20 @@ class GitHubClient:
         url: str,
         json: Any = None,
         params: Mapping[str, Any] | None = None,
+        expect_404: bool = False,
     ) -> requests.Response:
         try:
             return self._authorized(method, repo, url, json, params)
         except CommitStatusError as exc:
-            log.warning(
-                "github call failed",
-                repo=repo,
-                variant=type(exc).__name__,
-                status=exc.status,
-                error=exc.message,
-            )
+            # A 404 the caller expects is an answer, not a failure worth a warning.
+            if not (expect_404 and exc.status == 404):
+                log.warning(
+                    "github call failed",
+                    repo=repo,
+                    variant=type(exc).__name__,
+                    status=exc.status,
+                    error=exc.message,
+                )
             raise
 
     def _authorized(
@@ -210,9 +213,9 @@ class GitHubClient:
 
     def remove_label(self, repo: str, number: int, label: str) -> None:
         """Remove a label; one that is not there (404) is not an error."""
+        path = self._path(repo, "issues", number, "labels", label)
         try:
-            path = self._path(repo, "issues", number, "labels", label)
-            self._call("DELETE", repo, self._transport.url(path))
+            self._call("DELETE", repo, self._transport.url(path), expect_404=True)
         except Error as exc:
             if exc.status != 404:
                 raise

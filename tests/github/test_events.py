@@ -1,0 +1,156 @@
+"""Webhook payloads (real ones, from fixtures/github/webhooks) become event models."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tickborg.errors import DecodeError
+from tickborg.fakegithub.testing import WEBHOOKS, load_webhook
+from tickborg.github.events import (
+    IssueCommentEvent,
+    PullRequestEvent,
+    PushEvent,
+    parse_event,
+)
+
+MODELS = {"pull_request": PullRequestEvent, "issue_comment": IssueCommentEvent, "push": PushEvent}
+FIXTURES = sorted(path.stem for path in WEBHOOKS.glob("*.json"))
+
+
+def test_the_fixture_directory_is_found():
+    assert "push.branch" in FIXTURES and len(FIXTURES) >= 11
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_every_fixture_parses_into_its_model(name):
+    event = name.split(".")[0]
+    parsed = parse_event(event, load_webhook(name))
+    if event == "ping":
+        assert parsed is None  # nothing to act on, and no crash
+    else:
+        assert isinstance(parsed, MODELS[event])
+        assert parsed.repository.full_name == "Codertocat/Hello-World"
+        assert parsed.repository.owner == "Codertocat"
+        assert parsed.repository.clone_url == "https://github.com/Codertocat/Hello-World.git"
+
+
+def test_pull_request_fields():
+    event = PullRequestEvent.from_payload(load_webhook("pull_request.opened"))
+    assert (event.action, event.number, event.state, event.draft) == ("opened", 2, "open", False)
+    assert event.title == "Update the README with new information."
+    assert event.user_login == "Codertocat"
+    assert (event.head_sha, event.head_ref) == ("ec26c3e57ca3a959ca5aad62de7213c562f8c821", "changes")
+    assert (event.base_sha, event.base_ref) == ("f95f852bd8fca8fcc58a9a2d6c842781e32a215e", "master")
+    assert event.base_changed is False
+    assert event.installation_id is None
+
+
+def test_pull_request_draft_installation_and_base_change():
+    assert PullRequestEvent.from_payload(load_webhook("pull_request.converted_to_draft")).draft is True
+    assert PullRequestEvent.from_payload(load_webhook("pull_request.synchronize")).installation_id == 1
+    edited = {**load_webhook("pull_request.opened"), "action": "edited", "changes": {"base": {"ref": {"from": "old"}}}}
+    assert PullRequestEvent.from_payload(edited).base_changed is True
+    title_only = {**edited, "changes": {"title": {"from": "Old"}}}
+    assert PullRequestEvent.from_payload(title_only).base_changed is False
+
+
+def test_issue_comment_fields():
+    event = IssueCommentEvent.from_payload(load_webhook("issue_comment.created"))
+    assert event.action == "created"
+    assert (event.comment_id, event.comment_user_login) == (492700400, "Codertocat")
+    assert event.comment_body == "You are totally right! I'll get this fixed right away."
+    assert (event.issue_number, event.issue_state) == (1, "open")
+    assert event.issue_title == "Spelling error in the README file"
+    assert event.is_pull_request is False
+
+
+def test_a_comment_on_a_pull_request_is_told_apart():
+    payload = load_webhook("issue_comment.created")
+    payload["issue"]["pull_request"] = {"url": "https://api.github.com/repos/Codertocat/Hello-World/pulls/1"}
+    assert IssueCommentEvent.from_payload(payload).is_pull_request is True
+
+
+def test_push_to_a_branch():
+    event = PushEvent.from_payload(load_webhook("push.branch"))
+    assert event.branch() == "master"
+    assert not event.is_tag()
+    assert not event.is_delete()
+    assert not event.is_zero_sha()
+    assert event.changed_files() == ("README.md",)
+    assert event.installation_id == 1
+
+
+def test_push_of_a_tag():
+    event = PushEvent.from_payload(load_webhook("push.tag"))
+    assert event.is_tag()
+    assert event.branch() is None
+    assert not event.is_delete()
+    assert event.changed_files() == ()
+
+
+def test_deletion_of_a_tag():
+    event = PushEvent.from_payload(load_webhook("push.tag-deleted"))
+    assert event.is_tag() and event.branch() is None
+    assert event.is_delete() and event.is_zero_sha()
+
+
+def test_branch_names_with_slashes_and_deletion_by_zero_sha():
+    payload = {**load_webhook("push.branch"), "ref": "refs/heads/release/2.x", "deleted": False, "after": "0" * 40}
+    event = PushEvent.from_payload(payload)
+    assert event.branch() == "release/2.x"
+    assert event.is_zero_sha() and event.is_delete()
+
+
+def test_changed_files_cover_all_commits_without_repeats():
+    payload = load_webhook("push.branch")
+    first = payload["commits"][0]
+    second = {**first, "id": "b" * 40, "added": ["libfoo/a.c"], "removed": ["README.md"], "modified": ["app/x"]}
+    payload["commits"] = [first, second]
+    assert PushEvent.from_payload(payload).changed_files() == ("README.md", "libfoo/a.c", "app/x")
+
+
+def test_retargeted_payload_names_the_new_repository():
+    event = PullRequestEvent.from_payload(load_webhook("pull_request.opened", "tick-org/site.github.io"))
+    assert event.repository.full_name == "tick-org/site.github.io"
+    assert (event.repository.owner, event.repository.name) == ("tick-org", "site.github.io")
+    assert event.repository.clone_url == "https://github.com/tick-org/site.github.io.git"
+
+
+def _without(payload, *path):
+    *parents, last = path
+    node = payload
+    for key in parents:
+        node = node[key]
+    del node[last]
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("event", "fixture", "mutate", "message"),
+    [
+        ("pull_request", "pull_request.opened", lambda p: _without(p, "pull_request", "head", "sha"), "pull_request.head.sha: missing"),
+        ("pull_request", "pull_request.opened", lambda p: p.update(number="2"), "number: expected an integer, got a string"),
+        ("pull_request", "pull_request.opened", lambda p: p["pull_request"].update(draft="no"), "pull_request.draft: expected a boolean"),
+        ("pull_request", "pull_request.opened", lambda p: _without(p, "repository"), "repository: missing"),
+        ("pull_request", "pull_request.opened", lambda p: p["repository"]["owner"].update(login=None), "repository.owner.login: expected a string, got null"),
+        ("issue_comment", "issue_comment.created", lambda p: _without(p, "comment", "user"), "comment.user: missing"),
+        ("issue_comment", "issue_comment.created", lambda p: p["issue"].update(number=True), "issue.number: expected an integer, got a boolean"),
+        ("push", "push.branch", lambda p: _without(p, "ref"), "ref: missing"),
+        ("push", "push.branch", lambda p: p["commits"][0].update(added="README.md"), "commits[0].added: expected a list"),
+        ("push", "push.branch", lambda p: p["commits"][0].update(modified=[1]), "commits[0].modified[0]: expected a string"),
+        ("push", "push.branch", lambda p: p.update(deleted="false"), "deleted: expected a boolean"),
+    ],
+)
+def test_malformed_payloads_raise_decode_error_naming_the_field(event, fixture, mutate, message):
+    payload = load_webhook(fixture)
+    mutate(payload)
+    with pytest.raises(DecodeError, match=re.escape(message)):
+        parse_event(event, payload)
+
+
+@pytest.mark.parametrize("payload", [None, [], "text", 3])
+def test_a_payload_that_is_not_an_object_is_a_decode_error(payload):
+    with pytest.raises(DecodeError, match="payload: expected an object"):
+        parse_event("push", payload)
