@@ -80,7 +80,8 @@ def configure_logging(json_lines: bool | None = None, level: str | None = None) 
         wrapper_class=structlog.make_filtering_bound_logger(
             _level(level or os.environ.get("TICKBORG_LOG"))
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # sys.stderr looked up when a logger is made, not once: it may be replaced (tests).
+        logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
 

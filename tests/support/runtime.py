@@ -57,8 +57,11 @@ class Broker:
 class RunningWorker:
     """A Runner in a background thread of the test process."""
 
-    def __init__(self, worker: AnyWorker, config: Config, queues: tuple[str, ...] = ("in",)) -> None:
-        self.runner = Runner(worker, queues, config.rabbitmq, runtime_topology(config), config.identity)
+    def __init__(
+        self, worker: AnyWorker, config: Config, queues: tuple[str, ...] = ("in",), topology: Topology | None = None
+    ) -> None:
+        topology = topology or runtime_topology(config)
+        self.runner = Runner(worker, queues, config.rabbitmq, topology, config.identity)
         self.thread = threading.Thread(target=self.runner.run, daemon=True)
 
     def __enter__(self) -> RunningWorker:
