@@ -1,8 +1,8 @@
 """Webhook payloads for the filter tests: GitHub's fixtures, adapted with code.
 
-Every payload starts as one of the real payloads in `fixtures/github/webhooks/`
-and is changed here (repository, PR number, action, comment, files), never by
-hand-editing a copy.
+Every payload starts as one of the real payloads in `fixtures/github/webhooks/`,
+moved to our repository by the fake GitHub's `load_webhook`, and is changed
+here (PR number, action, comment, files), never by hand-editing a copy.
 """
 
 from __future__ import annotations
@@ -11,30 +11,11 @@ import copy
 import json
 from typing import Any, Iterable, Mapping
 
-from support.paths import WEBHOOKS
+from tickborg.fakegithub.testing import WEBHOOKS, load_webhook
 
 REPO = "tick-org/monorepo"
 PR_NUMBER = 17
 JSON = "application/json"
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((WEBHOOKS / f"{name}.json").read_text())
-
-
-def for_repo(payload: Mapping[str, Any], full_name: str = REPO) -> dict[str, Any]:
-    """A copy of `payload` as if sent for `full_name`: names and URLs adapted."""
-    owner, name = full_name.split("/")
-    adapted = copy.deepcopy(dict(payload))
-    repo = adapted["repository"]
-    repo.update(
-        name=name,
-        full_name=full_name,
-        html_url=f"https://github.com/{full_name}",
-        clone_url=f"https://github.com/{full_name}.git",
-    )
-    repo["owner"]["login"] = owner
-    return adapted
 
 
 def body(payload: Mapping[str, Any]) -> bytes:
@@ -51,7 +32,7 @@ def pull_request(
 ) -> dict[str, Any]:
     """A pull_request event; the fixture of that action when GitHub's set has one."""
     name = f"pull_request.{action}"
-    payload = for_repo(fixture(name if (WEBHOOKS / f"{name}.json").exists() else "pull_request.opened"), full_name)
+    payload = load_webhook(name if (WEBHOOKS / f"{name}.json").exists() else "pull_request.opened", full_name)
     payload["action"] = action
     payload["number"] = payload["pull_request"]["number"] = PR_NUMBER
     payload["pull_request"]["base"]["ref"] = base
@@ -71,7 +52,7 @@ def comment(
     full_name: str = REPO,
 ) -> dict[str, Any]:
     """An issue_comment event; GitHub marks a PR's conversation by `issue.pull_request`."""
-    payload = for_repo(fixture("issue_comment.created"), full_name)
+    payload = load_webhook("issue_comment.created", full_name)
     payload["action"] = action
     payload["comment"]["body"] = text
     payload["comment"]["user"]["login"] = login
@@ -96,7 +77,7 @@ def push(
     source: str = "push.branch",
 ) -> dict[str, Any]:
     """A push event; each of `commits` sets some of a commit's added/removed/modified files."""
-    payload = for_repo(fixture(source), full_name)
+    payload = load_webhook(source, full_name)
     payload["ref"] = ref
     if payload["commits"]:
         template = payload["commits"][0]
