@@ -1,0 +1,110 @@
+"""From a request's parts to its answer, without a server or a broker."""
+
+import json
+
+import pytest
+
+from tickborg.webhook.signature import sign
+from tickborg.webhook.validation import (
+    MAX_BODY_BYTES,
+    Accepted,
+    Rejected,
+    Route,
+    check_delivery,
+    content_length,
+    route,
+)
+
+SECRET = b"s3cret"
+BODY = json.dumps({"action": "opened", "repository": {"full_name": "acme/site.github.io"}}).encode()
+
+
+def deliver(body: bytes = BODY, event: str | None = "pull_request", delivery: str | None = "d-1", **kw: object):
+    signature = kw.get("signature", sign(SECRET, body))
+    return check_delivery(SECRET, body, signature, event, delivery)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("POST", "/", Route.WEBHOOK),
+        ("POST", "/any/path?x=1", Route.WEBHOOK),
+        ("POST", "/health", Route.WEBHOOK),
+        ("GET", "/health", Route.HEALTH),
+        ("HEAD", "/health?probe=1", Route.HEALTH),
+        ("GET", "/", Route.NOT_ALLOWED),
+        ("PUT", "/", Route.NOT_ALLOWED),
+        ("DELETE", "/health", Route.NOT_ALLOWED),
+    ],
+)
+def test_route(method: str, path: str, expected: Route) -> None:
+    assert route(method, path) is expected
+
+
+@pytest.mark.parametrize(
+    ("values", "transfer_encoding", "expected"),
+    [
+        (["123"], None, 123),
+        (["0"], None, 0),
+        ([str(MAX_BODY_BYTES)], None, MAX_BODY_BYTES),
+        (["12", "12"], None, 12),
+        ([str(MAX_BODY_BYTES + 1)], None, 413),
+        ([], None, 411),
+        ([], "chunked", 411),
+        (["12"], "chunked", 411),
+        (["-1"], None, 400),
+        (["12a"], None, 400),
+        (["1.5"], None, 400),
+        (["²"], None, 400),
+        (["12", "13"], None, 400),
+        (["9" * 40], None, 400),
+    ],
+)
+def test_content_length(values: list[str], transfer_encoding: str | None, expected: int) -> None:
+    result = content_length(values, transfer_encoding)
+    if isinstance(result, Rejected):
+        assert result.status == expected
+    else:
+        assert result == expected
+
+
+def test_a_signed_json_delivery_is_accepted_with_its_routing_key() -> None:
+    assert deliver() == Accepted("pull_request.acme/site.github.io", "pull_request", "acme/site.github.io", "d-1")
+
+
+def test_missing_event_header_routes_as_unknown_and_no_repository_as_dash() -> None:
+    assert deliver(event=None).routing_key == "unknown.acme/site.github.io"
+    assert deliver(b'{"zen": "hi"}', event="ping").routing_key == "ping.-"
+
+
+def test_delivery_header_is_optional() -> None:
+    assert deliver(delivery=None).delivery is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"signature": None}, 400),
+        ({"signature": "sha1=" + "00" * 20}, 400),
+        ({"signature": "sha256=nothex"}, 400),
+        ({"signature": sign(b"wrong", BODY)}, 403),
+        ({"event": "pull.request"}, 400),
+        ({"event": ""}, 400),
+        ({"delivery": "has space"}, 400),
+        ({"delivery": "x" * 256}, 400),
+        ({"body": b"not json"}, 400),
+        ({"body": b"\xff\xfe{"}, 400),
+        ({"body": b"[" * 100_000}, 400),
+        ({"body": b""}, 400),
+        ({"body": json.dumps({"repository": {"full_name": "a/" + "b" * 300}}).encode()}, 400),
+    ],
+)
+def test_rejections(kwargs: dict, status: int) -> None:
+    result = deliver(**kwargs)
+    assert isinstance(result, Rejected) and result.status == status, result
+
+
+def test_the_signature_is_checked_before_the_body_is_parsed() -> None:
+    assert deliver(b"not json", signature=sign(b"wrong", b"not json")) == Rejected(
+        403, "signature does not match the body"
+    )
