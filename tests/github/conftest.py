@@ -24,7 +24,8 @@ from tickborg.github.client import GitHubClient
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock()
+    # A fixed start keeps rate-limit reset times exact; JWTs and tokens use this clock too.
+    return ManualClock(1_700_000_000.0)
 
 
 @pytest.fixture

@@ -121,7 +121,8 @@ class FakeGitHub:
         """Serve on a thread for the duration of the `with` block (port 0: any free port)."""
         fake = cls(**options)
         server = fake.bind(host, port)
-        thread = threading.Thread(target=server.serve_forever, name="fake-github", daemon=True)
+        # A short poll interval: shutdown() waits for it, and tests start many fakes.
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-github", daemon=True)
         thread.start()
         try:
             yield fake
@@ -261,6 +262,9 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffer each reply and send it in one piece: headers and body in separate
+    # small writes meet Nagle's algorithm and a delayed ACK, 40 ms per request.
+    wbufsize = 64 * 1024
     server: _Server
 
     def _serve(self) -> None:

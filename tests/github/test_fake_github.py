@@ -1,0 +1,176 @@
+"""The fake GitHub itself: credentials, API-description checks, faults, the call record."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jwt
+import pytest
+import requests
+
+from tickborg.fakegithub import faults
+from tickborg.fakegithub.testing import TEST_APP_ID, TEST_INSTALLATION, TEST_REPO
+from tickborg.github.bodies import CheckRunFields
+from tickborg.github.errors import Error
+from tickborg.github.transport import DEFAULT_HEADERS
+
+SHA = "a" * 40
+
+
+def new_token(fake, github_app_key, clock, installation=TEST_INSTALLATION) -> str:
+    """An installation token obtained by hand, as GitHub's docs describe it."""
+    now = int(clock())
+    app_jwt = jwt.encode(
+        {"iat": now - 60, "exp": now + 540, "iss": str(TEST_APP_ID)}, github_app_key.private_pem, algorithm="RS256"
+    )
+    response = requests.post(
+        f"{fake.url}/app/installations/{installation}/access_tokens",
+        headers={**DEFAULT_HEADERS, "Authorization": f"Bearer {app_jwt}"},
+        timeout=5,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["token"]
+
+
+def call(fake, method, path, token, **kwargs):
+    headers = {**DEFAULT_HEADERS, "Authorization": f"Bearer {token}"}
+    return requests.request(method, f"{fake.url}{path}", headers=headers, timeout=5, **kwargs)
+
+
+def test_a_deliberately_invalid_body_is_caught(timed_fake, github_app_key, clock):
+    token = new_token(timed_fake, github_app_key, clock)
+    response = call(
+        timed_fake, "POST", f"/repos/{TEST_REPO}/statuses/{SHA}", token, json={"state": "bogus", "context": 5}
+    )
+    assert response.status_code == 422
+    violations = timed_fake.take_violations()
+    assert any("body.state: 'bogus' is not one of" in v for v in violations)
+    assert any("body.context: 5 is not of type 'string'" in v for v in violations)
+    assert timed_fake.state.statuses(TEST_REPO) == []
+
+
+def test_an_invalid_body_from_the_client_is_caught_too(timed_fake, client_for):
+    client = client_for(timed_fake)
+    run = client.create_check_run(TEST_REPO, "x on y", SHA, CheckRunFields())
+    with pytest.raises(Error) as raised:
+        # GitHub's description: completing a run needs a conclusion.
+        client.update_check_run(TEST_REPO, run.id, CheckRunFields(status="completed"))
+    assert raised.value.status == 422
+    assert ["checks/update" in v for v in timed_fake.take_violations()] == [True]
+
+
+def test_unknown_operations_and_query_parameters_are_violations(timed_fake, github_app_key, clock):
+    token = new_token(timed_fake, github_app_key, clock)
+    assert call(timed_fake, "GET", f"/repos/{TEST_REPO}/branches", token).status_code == 404
+    assert call(timed_fake, "GET", f"/repos/{TEST_REPO}/commits/{SHA}/statuses?colour=red", token).status_code == 422
+    violations = timed_fake.take_violations()
+    assert len(violations) == 2
+    assert "no such operation" in violations[0] and "unknown query parameter 'colour'" in violations[1]
+
+
+def test_a_request_without_user_agent_is_refused(timed_fake):
+    response = requests.get(f"{timed_fake.url}/repos/{TEST_REPO}/issues/1", headers={"User-Agent": ""}, timeout=5)
+    assert response.status_code == 403
+    assert any("User-Agent" in v for v in timed_fake.take_violations())
+
+
+def test_expired_and_unknown_tokens_are_bad_credentials(timed_fake, github_app_key, clock):
+    token = new_token(timed_fake, github_app_key, clock)
+    path = f"/repos/{TEST_REPO}/commits/{SHA}/statuses"
+    assert call(timed_fake, "GET", path, token).status_code == 200
+    clock.advance(3600)  # the default token lifetime
+    for credential in (token, "ghs_" + "x" * 36):
+        response = call(timed_fake, "GET", path, credential)
+        assert (response.status_code, response.json()["message"]) == (401, "Bad credentials")
+
+
+def test_expired_or_foreign_jwts_are_bad_credentials(timed_fake, github_app_key, clock):
+    now = int(clock())
+    cases = [
+        {"iat": now - 700, "exp": now - 60, "iss": str(TEST_APP_ID)},  # expired
+        {"iat": now - 60, "exp": now + 900, "iss": str(TEST_APP_ID)},  # too long-lived
+        {"iat": now - 60, "exp": now + 540, "iss": "999"},  # another App
+    ]
+    for claims in cases:
+        app_jwt = jwt.encode(claims, github_app_key.private_pem, algorithm="RS256")
+        response = call(timed_fake, "POST", f"/app/installations/{TEST_INSTALLATION}/access_tokens", app_jwt)
+        assert response.status_code == 401
+    assert timed_fake.state.issued_tokens() == []
+
+
+def test_a_token_only_reaches_its_own_installations_repositories(timed_fake, github_app_key, clock):
+    timed_fake.state.add_repo("other-org/tools", installation_id=88)
+    token = new_token(timed_fake, github_app_key, clock)
+    assert call(timed_fake, "GET", "/repos/other-org/tools/commits/abc/statuses", token).status_code == 404
+
+
+def test_faults_match_method_and_path_and_run_out(timed_fake, github_app_key, clock):
+    token = new_token(timed_fake, github_app_key, clock)
+    path = f"/repos/{TEST_REPO}/commits/{SHA}/statuses"
+    timed_fake.fail(faults.server_error(503), method="GET", path=r".*/statuses", times=2)
+    timed_fake.fail(faults.bad_credentials(), method="POST", path=r".*/statuses/.*")
+    statuses = [call(timed_fake, "GET", path, token).status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+
+
+def test_rate_limit_fault_headers(timed_fake, github_app_key, clock):
+    token = new_token(timed_fake, github_app_key, clock)
+    timed_fake.fail(faults.rate_limited(status=429, reset_in=120, retry_after=7))
+    response = call(timed_fake, "GET", f"/repos/{TEST_REPO}/issues/1", token)
+    assert response.status_code == 429
+    assert response.headers["x-ratelimit-remaining"] == "0"
+    assert response.headers["x-ratelimit-reset"] == str(int(clock()) + 120)
+    assert response.headers["retry-after"] == "7"
+
+
+def test_the_call_record_keeps_requests_but_not_credentials(timed_fake, client_for):
+    client = client_for(timed_fake)
+    client.create_status(TEST_REPO, SHA, "success", "tickborg-eval", "ok")
+    recorded = timed_fake.calls[-1]
+    assert (recorded.method, recorded.path, recorded.status) == ("POST", f"/repos/{TEST_REPO}/statuses/{SHA}", 201)
+    assert recorded.body == {"state": "success", "context": "tickborg-eval", "description": "ok"}
+    assert (recorded.auth, recorded.installation_id) == ("installation", TEST_INSTALLATION)
+    assert "Authorization" not in recorded.headers
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_runs_as_a_process(tmp_path, github_app_key, clock):
+    key_file = tmp_path / "app.pub"
+    key_file.write_text(github_app_key.public_pem)
+    port = _free_port()
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tickborg.fakegithub", "--port", str(port), "--app-id", str(TEST_APP_ID),
+         "--public-key", str(key_file), "--repo", f"{TEST_REPO}=9"],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                response = requests.get(f"{url}/repos/{TEST_REPO}/installation", headers=DEFAULT_HEADERS, timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline and process.poll() is None, "the fake did not start"
+                time.sleep(0.05)
+        assert response.status_code == 401  # no JWT
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    assert "fake github listening" in stderr

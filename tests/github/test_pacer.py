@@ -1,0 +1,48 @@
+"""The write pacer's token bucket."""
+
+from __future__ import annotations
+
+import pytest
+
+from tickborg.fakegithub import ManualClock
+from tickborg.github.pacer import Bucket, WritePacer, take
+
+
+def test_a_full_bucket_lets_a_burst_through():
+    bucket = Bucket(3.0, 0.0)
+    waits = []
+    for _ in range(3):
+        bucket, wait = take(bucket, 0.0, rate=1.0, burst=3)
+        waits.append(wait)
+    assert waits == [0.0, 0.0, 0.0]
+
+
+def test_waiting_writers_are_spaced_one_interval_apart():
+    bucket = Bucket(0.0, 0.0)
+    waits = []
+    for _ in range(3):
+        bucket, wait = take(bucket, 0.0, rate=2.0, burst=1)
+        waits.append(wait)
+    assert waits == [0.5, 1.0, 1.5]
+
+
+def test_the_bucket_refills_with_time_up_to_the_burst():
+    bucket, wait = take(Bucket(0.0, 0.0), 100.0, rate=1.0, burst=2)
+    assert wait == 0.0 and bucket.tokens == 1.0
+
+
+def test_the_pacer_sleeps_for_the_wait():
+    clock = ManualClock(0.0)
+    pacer = WritePacer(rate=1.0, burst=1, clock=clock, sleep=clock.sleep)
+    pacer.wait()
+    pacer.wait()
+    pacer.wait()
+    assert clock() == pytest.approx(2.0)
+
+
+def test_rate_zero_turns_pacing_off():
+    clock = ManualClock(0.0)
+    pacer = WritePacer(rate=0.0, burst=1, clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        pacer.wait()
+    assert clock() == 0.0
