@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import Enum, auto
 from typing import Any, Mapping, Protocol
 
-from tickborg.commands import Build, Command, Eval, parse, split_known
+from tickborg.commands import Command, Eval, parse, split_known
 from tickborg.config import Config
 from tickborg.filters.jobs import evaluate, schedule_build, wire_repo
 from tickborg.filters.payload import decode_payload

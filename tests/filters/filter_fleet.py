@@ -1,0 +1,87 @@
+"""The filters end to end: the webhook receiver in this process, the filter as
+a real `tickborg <name>` process, and the machine's RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+import requests
+
+from support.paths import REPO
+from tickborg.config import Config
+from tickborg.webhook.receiver import build
+from tickborg.webhook.signature import sign
+
+WEBHOOK_SECRET = "filter-tests-webhook-secret"
+Post = Callable[[str, Mapping[str, Any]], str]
+
+
+def private_file(path: Path, content: str) -> Path:
+    path.write_text(content)
+    path.chmod(0o600)
+    return path
+
+
+@contextmanager
+def webhook_receiver(config: Config) -> Iterator[Post]:
+    """`post(event, payload)`: a signed delivery, as GitHub sends it; returns the routing key."""
+    receiver = build(config)
+    receiver.start()
+    host, port = receiver.address
+    # It answers 503 until its broker channel is up, as GitHub would then see.
+    wait_until(lambda: requests.get(f"http://{host}:{port}/health", timeout=5).status_code == 200)
+
+    def post(event: str, payload: Mapping[str, Any]) -> str:
+        raw = json.dumps(payload).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign(WEBHOOK_SECRET.encode(), raw),
+        }
+        response = requests.post(f"http://{host}:{port}/", data=raw, headers=headers, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.text
+
+    try:
+        yield post
+    finally:
+        receiver.stop()
+
+
+@contextmanager
+def filter_process(name: str, config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`tickborg <name> --config PATH` until the block ends; then SIGTERM, which must exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tickborg.cli", name, "--config", str(config_path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, f"{name} exited {process.returncode}:\n{log_path.read_text()[-4000:]}"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
