@@ -98,13 +98,10 @@ def look_up(github: PullRequests, event: IssueCommentEvent) -> Decision[Case] | 
         return Decision(Case.LOOKUP_UNAVAILABLE, reason=exc.message, not_before=exc.reset_at)
     except (ExpiredCreds, InternalError) as exc:
         return Decision(Case.LOOKUP_UNAVAILABLE, reason=exc.message)
-    except Error as exc:
-        if exc.status == 404:
-            return Decision(Case.PR_NOT_FOUND, reason=exc.message)
-        log.error("pull request lookup refused; comment ignored", error=exc.message, status=exc.status)
-        return Decision(Case.LOOKUP_REFUSED, reason=exc.message)
     except CommitStatusError as exc:
-        log.error("pull request lookup failed; comment ignored", variant=type(exc).__name__, error=exc.message)
+        if isinstance(exc, Error) and exc.status == 404:
+            return Decision(Case.PR_NOT_FOUND, reason=exc.message)
+        log.error("pull request lookup refused; comment ignored", variant=type(exc).__name__, error=exc.message)
         return Decision(Case.LOOKUP_REFUSED, reason=exc.message)
     if pr.state != "open":
         return Decision(Case.PR_CLOSED, reason=f"state {pr.state}")
