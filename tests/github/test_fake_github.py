@@ -169,6 +169,14 @@ def test_runs_as_a_process(tmp_path, github_app_key, clock):
                 assert time.monotonic() < deadline and process.poll() is None, "the fake did not start"
                 time.sleep(0.05)
         assert response.status_code == 401  # no JWT
+        # Set up and read back through the control API, as the demo does.
+        added = requests.post(
+            f"{url}/_fake/repos/{TEST_REPO}/pulls", json={"number": 5, "head_sha": SHA, "files": ["a/b.c"]}, timeout=5
+        )
+        assert added.status_code == 201, added.text
+        shown = requests.get(f"{url}/_fake/repos/{TEST_REPO}", timeout=5).json()
+        assert shown["issues"]["5"]["state"] == "open" and shown["check_runs"] == []
+        assert requests.get(f"{url}/_fake/violations", timeout=5).json() == []
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=10)

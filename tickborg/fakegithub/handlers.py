@@ -7,14 +7,13 @@ the state's operations.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any, Callable, Literal, Mapping
 from urllib.parse import urlencode
 
 import attrs
 
 from tickborg.fakegithub.routing import PathTemplate
-from tickborg.fakegithub.state import ApiError, FakeState, not_found
+from tickborg.fakegithub.state import ApiError, FakeState, iso, not_found
 
 MAX_PER_PAGE = 100
 
@@ -85,10 +84,6 @@ def _page(request: Request, items: list[Any], wrap: Callable[[list[Any]], Any] =
     return Reply(200, wrap(items[(page - 1) * per_page : page * per_page]), headers)
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # ----------------------------------------------------------------------
 # Apps
 
@@ -99,7 +94,7 @@ def create_access_token(request: Request) -> Reply:
         201,
         {
             "token": token.value,
-            "expires_at": _iso(token.expires_at),
+            "expires_at": iso(token.expires_at),
             "permissions": {"checks": "write", "statuses": "write", "issues": "write", "pull_requests": "write"},
             "repository_selection": "selected",
         },

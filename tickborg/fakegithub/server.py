@@ -23,11 +23,13 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from tickborg.fakegithub import control
 from tickborg.fakegithub.apidesc import ApiDescription
 from tickborg.fakegithub.credentials import app_jwt_problem, bearer
 from tickborg.fakegithub.faults import DOCS, Fault, FaultRule, Faults
 from tickborg.fakegithub.handlers import Reply, Request, Route, find_route
-from tickborg.fakegithub.state import ApiError, Clock, FakeState
+from tickborg.fakegithub.state import ApiError, FakeState
+from tickborg.github.transport import Clock
 from tickborg.logsetup import get_logger
 
 log = get_logger(__name__)
@@ -145,6 +147,8 @@ class FakeGitHub:
         split = urlsplit(target)
         query = parse_qs(split.query, keep_blank_values=True)
         body = _parse_json(raw_body)
+        if split.path.startswith(control.PREFIX):
+            return control.control(self.state, self.violations, method, split.path, body)
         outcome = _Outcome()
         try:
             reply = self._answer(method, split.path, query, headers, raw_body, body, outcome)

@@ -13,11 +13,12 @@ import secrets
 import string
 import threading
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
 
-Clock = Callable[[], float]
+from tickborg.github.transport import Clock
+
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 
 
@@ -26,6 +27,11 @@ class ApiError(Exception):
         super().__init__(f"{status} {message}")
         self.status = status
         self.message = message
+
+
+def iso(epoch: float) -> str:
+    """GitHub's time format."""
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def not_found() -> ApiError:
@@ -110,7 +116,7 @@ class FakeState:
         return self._next_id
 
     def _now(self) -> str:
-        return datetime.fromtimestamp(self._clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso(self._clock())
 
     def _repo(self, full_name: str) -> FakeRepo:
         repo = self._repos.get(full_name.lower())
@@ -214,6 +220,27 @@ class FakeState:
         with self._lock:
             self._repo(full_name).issue(number)
             return copy.deepcopy(self._repo(full_name).comments[number])
+
+    def snapshot(self, full_name: str) -> dict[str, Any]:
+        """What GitHub would show for a repository: statuses (with their commit),
+        check runs, and each issue's state, labels and comments."""
+        with self._lock:
+            repo = self._repo(full_name)
+            return copy.deepcopy(
+                {
+                    "statuses": [{"sha": sha, **status} for sha, status in repo.statuses],
+                    "check_runs": list(repo.check_runs.values()),
+                    "issues": {
+                        str(number): {
+                            "title": issue["title"],
+                            "state": issue["state"],
+                            "labels": [label["name"] for label in issue["labels"]],
+                            "comments": repo.comments[number],
+                        }
+                        for number, issue in repo.issues.items()
+                    },
+                }
+            )
 
     def issued_tokens(self, installation_id: int | None = None) -> list[IssuedToken]:
         with self._lock:
