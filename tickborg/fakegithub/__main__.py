@@ -31,7 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--app-id", type=int, required=True)
     parser.add_argument("--public-key", type=Path, required=True, help="the App's public key (PEM)")
-    parser.add_argument("--openapi", type=Path, default=None, help="API description to check requests against")
+    parser.add_argument(
+        "--openapi", type=Path, default=None, help="API description to check requests against"
+    )
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds")
     parser.add_argument("--bot-login", default="tickbot[bot]")
     parser.add_argument(
@@ -51,7 +53,8 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
-    description_path = args.openapi or (DEFAULT_API_DESCRIPTION if DEFAULT_API_DESCRIPTION.is_file() else None)
+    found = DEFAULT_API_DESCRIPTION if DEFAULT_API_DESCRIPTION.is_file() else None
+    description_path = args.openapi or found
     if description_path is None:
         log.warning("no API description found: requests are not checked")
     fake = FakeGitHub(

@@ -131,9 +131,13 @@ class ApiDescription:
     def _validator(self, pointer: str) -> Any:
         # A reference into the registered document, so `$ref`s inside the schema resolve.
         reference = {"$ref": f"{_DOC_URI}#/{pointer}"}
-        return OAS30WriteValidator(reference, registry=self._registry, format_checker=oas30_format_checker)
+        return OAS30WriteValidator(
+            reference, registry=self._registry, format_checker=oas30_format_checker
+        )
 
-    def _operation(self, path: str, method: str, operation: Mapping[str, Any], pointer: str) -> Operation:
+    def _operation(
+        self, path: str, method: str, operation: Mapping[str, Any], pointer: str
+    ) -> Operation:
         parameters = []
         for index, raw in enumerate(operation.get("parameters", ())):
             parameter, at = self._follow(raw, f"{pointer}/parameters/{index}")

@@ -35,7 +35,12 @@ def app_jwt_problem(token: str | None, public_key: Any, app_id: int, now: float)
             token,
             public_key,
             algorithms=["RS256"],
-            options={"verify_exp": False, "verify_iat": False, "verify_iss": False, "require": ["iat", "exp", "iss"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_iss": False,
+                "require": ["iat", "exp", "iss"],
+            },
         )
     except jwt.InvalidTokenError as exc:
         return f"not a JWT signed by the App's key ({type(exc).__name__})"

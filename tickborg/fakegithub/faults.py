@@ -93,7 +93,9 @@ class Faults:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
 
-    def add(self, fault: Fault, method: str | None = None, path: str = ".*", times: int | None = 1) -> FaultRule:
+    def add(
+        self, fault: Fault, method: str | None = None, path: str = ".*", times: int | None = 1
+    ) -> FaultRule:
         rule = FaultRule(fault, method, re.compile(path), times)
         with self._lock:
             self._rules.append(rule)

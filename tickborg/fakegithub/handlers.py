@@ -95,7 +95,12 @@ def create_access_token(request: Request) -> Reply:
         {
             "token": token.value,
             "expires_at": iso(token.expires_at),
-            "permissions": {"checks": "write", "statuses": "write", "issues": "write", "pull_requests": "write"},
+            "permissions": {
+                "checks": "write",
+                "statuses": "write",
+                "issues": "write",
+                "pull_requests": "write",
+            },
             "repository_selection": "selected",
         },
     )
@@ -105,7 +110,11 @@ def get_repo_installation(request: Request) -> Reply:
     installation_id = request.state.installation_of(request.repo)
     return Reply(
         200,
-        {"id": installation_id, "app_id": request.state.app_id, "account": {"login": request.params["owner"]}},
+        {
+            "id": installation_id,
+            "app_id": request.state.app_id,
+            "account": {"login": request.params["owner"]},
+        },
     )
 
 
@@ -114,7 +123,8 @@ def get_repo_installation(request: Request) -> Reply:
 
 
 def create_status(request: Request) -> Reply:
-    return Reply(201, request.state.create_status(request.repo, request.params["sha"], request.object_body()))
+    status = request.state.create_status(request.repo, request.params["sha"], request.object_body())
+    return Reply(201, status)
 
 
 def list_statuses(request: Request) -> Reply:

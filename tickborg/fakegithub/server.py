@@ -90,7 +90,9 @@ class FakeGitHub:
     # ------------------------------------------------------------------
     # What tests use.
 
-    def fail(self, fault: Fault, method: str | None = None, path: str = ".*", times: int | None = 1) -> FaultRule:
+    def fail(
+        self, fault: Fault, method: str | None = None, path: str = ".*", times: int | None = 1
+    ) -> FaultRule:
         """Answer the next `times` calls (None: all) matching method and path regex with `fault`."""
         return self.faults.add(fault, method, path, times)
 
@@ -124,7 +126,9 @@ class FakeGitHub:
         fake = cls(**options)
         server = fake.bind(host, port)
         # A short poll interval: shutdown() waits for it, and tests start many fakes.
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-github", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name="fake-github", daemon=True
+        )
         thread.start()
         try:
             yield fake
@@ -142,7 +146,9 @@ class FakeGitHub:
     # ------------------------------------------------------------------
     # Answering one request.
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], raw_body: bytes) -> Reply | None:
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> Reply | None:
         """The reply to a request, or None to drop the connection without one."""
         split = urlsplit(target)
         query = parse_qs(split.query, keep_blank_values=True)
@@ -177,8 +183,10 @@ class FakeGitHub:
         path = full_path.removeprefix(self._prefix) if full_path.startswith(self._prefix + "/") else None
         if path is None:
             self._violate(f"{method} {full_path}: outside the API base path {self._prefix!r}")
-        problems = [] if path is None or self._description is None else self._description.check(method, path, query, raw_body)
-        self._violate(*problems)
+        problems = []
+        if path is not None and self._description is not None:
+            problems = self._description.check(method, path, query, raw_body)
+            self._violate(*problems)
         fault = self.faults.take(method, path or full_path)
         if fault is not None and fault.kind == "drop":
             return None
@@ -188,7 +196,11 @@ class FakeGitHub:
             return Reply(fault.status, fault.body(), fault.headers(self._clock()))
         if not headers.get("User-Agent"):
             self._violate(f"{method} {full_path}: no User-Agent header")
-            return _error(403, "Request forbidden by administrative rules. Please make sure your request has a User-Agent header")
+            return _error(
+                403,
+                "Request forbidden by administrative rules. "
+                "Please make sure your request has a User-Agent header",
+            )
         version = headers.get("X-GitHub-Api-Version")
         if version is not None and version != API_VERSION:
             self._violate(f"{method} {full_path}: unsupported X-GitHub-Api-Version {version!r}")
@@ -201,7 +213,8 @@ class FakeGitHub:
         if refusal is not None:
             return refusal
         if problems:
-            return _error(400 if raw_body and body is None else 422, "Invalid request.\n\n" + "\n".join(problems))
+            status = 400 if raw_body and body is None else 422  # 400: not JSON at all
+            return _error(status, "Invalid request.\n\n" + "\n".join(problems))
         try:
             return route.handler(Request(self.state, params, query, body, f"{self.url}{path}"))
         except ApiError as exc:
@@ -241,7 +254,9 @@ class FakeGitHub:
         outcome: _Outcome,
     ) -> None:
         kept = {name: headers[name] for name in RECORDED_HEADERS if headers.get(name) is not None}
-        call = Call(method, path, query, body, outcome.status, outcome.auth, outcome.installation_id, kept)
+        call = Call(
+            method, path, query, body, outcome.status, outcome.auth, outcome.installation_id, kept
+        )
         with self._lock:
             self._calls.append(call)
 

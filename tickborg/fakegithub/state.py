@@ -20,6 +20,9 @@ import attrs
 from tickborg.github.transport import Clock
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
+_CHECK_RUN_FIELDS = (
+    "name", "status", "conclusion", "details_url", "external_id", "started_at", "completed_at"
+)
 
 
 class ApiError(Exception):
@@ -323,7 +326,7 @@ class FakeState:
             return copy.deepcopy(run)
 
     def _apply_check_run(self, run: dict[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
-        for key in ("name", "status", "conclusion", "details_url", "external_id", "started_at", "completed_at"):
+        for key in _CHECK_RUN_FIELDS:
             if key in body:
                 run[key] = body[key]
         run["output"].update(body.get("output", {}))
@@ -332,7 +335,9 @@ class FakeState:
             run["status"] = "completed"
         if run["status"] == "completed":
             if run["conclusion"] is None:
-                raise ApiError(422, "Invalid request.\n\nconclusion is required when status is completed.")
+                raise ApiError(
+                    422, "Invalid request.\n\nconclusion is required when status is completed."
+                )
             run["completed_at"] = run["completed_at"] or self._now()
         return run
 
@@ -397,7 +402,7 @@ class FakeState:
                 "user": _user(self.bot_login),
                 "created_at": now,
                 "updated_at": now,
-                "html_url": f"https://github.com/{repo.full_name}/issues/{number}#issuecomment-{comment_id}",
+                "html_url": f"{repo.json()['html_url']}/issues/{number}#issuecomment-{comment_id}",
             }
             repo.comments[number].append(comment)
             return copy.deepcopy(comment)
@@ -417,4 +422,5 @@ class FakeState:
 
 def _file(entry: str | Mapping[str, Any]) -> dict[str, Any]:
     fields = {"filename": entry} if isinstance(entry, str) else dict(entry)
-    return {"sha": "0" * 40, "status": "modified", "additions": 1, "deletions": 0, "changes": 1, **fields}
+    defaults = {"sha": "0" * 40, "status": "modified", "additions": 1, "deletions": 0, "changes": 1}
+    return {**defaults, **fields}

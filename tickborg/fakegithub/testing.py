@@ -37,7 +37,9 @@ TEST_REPO = "tick-org/monorepo"
 TEST_INSTALLATION = 77
 
 
-def load_webhook(name: str, full_name: str | None = None, clone_url: str | None = None) -> dict[str, Any]:
+def load_webhook(
+    name: str, full_name: str | None = None, clone_url: str | None = None
+) -> dict[str, Any]:
     """A payload from fixtures/github/webhooks (`name` without .json), moved to another repository.
 
     Adapting by code, not by editing copies, keeps the real payloads untouched

@@ -126,7 +126,9 @@ class AppAuth:
                 self._installations[key] = self._as_app(
                     "GET", f"/repos/{owner}/{name}/installation", parse_installation_response
                 )
-                log.info("github installation found", repo=full_name, installation_id=self._installations[key])
+                log.info(
+                    "github installation found", repo=full_name, installation_id=self._installations[key]
+                )
             return self._installations[key]
 
     def token_for(self, installation_id: int) -> str:

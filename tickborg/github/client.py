@@ -186,7 +186,8 @@ class GitHubClient:
         return self._request("PATCH", repo, path, CheckRun.from_json, fields.to_json())
 
     def get_check_run(self, repo: str, check_run_id: int) -> CheckRun:
-        return self._request("GET", repo, self._path(repo, "check-runs", check_run_id), CheckRun.from_json)
+        path = self._path(repo, "check-runs", check_run_id)
+        return self._request("GET", repo, path, CheckRun.from_json)
 
     def list_check_runs(self, repo: str, ref: str, check_name: str | None = None) -> list[CheckRun]:
         """Check runs on a commit (GitHub's default `filter=latest`: newest per name)."""

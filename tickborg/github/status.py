@@ -24,11 +24,15 @@ class CommitStatus:
     def with_url(self, target_url: str | None) -> CommitStatus:
         return attrs.evolve(self, target_url=target_url)
 
-    def set(self, client: GitHubClient, state: StatusState, description: str | None = None) -> CommitStatus:
+    def set(
+        self, client: GitHubClient, state: StatusState, description: str | None = None
+    ) -> CommitStatus:
         """Post `state` (with a new description if given); the status as now shown.
 
         The description is cut to GitHub's 140 characters when sent.
         """
         shown = self if description is None else attrs.evolve(self, description=description)
-        client.create_status(shown.repo, shown.sha, state, shown.context, shown.description, shown.target_url)
+        client.create_status(
+            shown.repo, shown.sha, state, shown.context, shown.description, shown.target_url
+        )
         return shown
