@@ -10,7 +10,7 @@ import tickborg
 from tickborg.fakegithub.testing import TEST_REPO, app_config
 from tickborg.github.bodies import CHECK_RUN_TEXT_LIMIT, CheckRunFields, CheckRunOutput
 from tickborg.github.client import GitHubClient
-from tickborg.github.errors import Error
+from tickborg.github.errors import Error, MissingSha
 from tickborg.github.status import CommitStatus
 
 SHA = "c" * 40
@@ -133,6 +133,19 @@ def test_pull_request_and_its_files(github_client, repo):
         ("libfoo/parse.c", "modified", None),
         ("app/new.c", "renamed", "app/old.c"),
     ]
+
+
+def test_a_pull_request_changed_by_its_author(github_client, repo):
+    repo.state.update_pull_request(TEST_REPO, 12, state="closed", head_sha="d" * 40)
+    pr = github_client.get_pull_request(TEST_REPO, 12)
+    assert (pr.state, pr.head_sha) == ("closed", "d" * 40)
+    assert github_client.get_issue(TEST_REPO, 12).state == "closed"
+
+
+def test_a_force_pushed_commit_is_missing(github_client, repo):
+    repo.state.remove_commits(TEST_REPO, SHA)
+    with pytest.raises(MissingSha):
+        github_client.create_status(TEST_REPO, SHA, "pending", "tickborg-eval")
 
 
 def test_listing_follows_every_page(github_client, fake_github):

@@ -200,6 +200,35 @@ class FakeState:
             }
             repo.pull_files[number] = [_file(entry) for entry in files]
 
+    def update_pull_request(
+        self,
+        full_name: str,
+        number: int,
+        state: str | None = None,
+        title: str | None = None,
+        head_sha: str | None = None,
+        draft: bool | None = None,
+    ) -> None:
+        """Change a PR as its author would: close or reopen it, retitle it, push to it."""
+        with self._lock:
+            repo = self._repo(full_name)
+            pull, issue = repo.pulls.get(number), repo.issue(number)
+            if pull is None:
+                raise not_found()
+            shared = {key: value for key, value in (("state", state), ("title", title)) if value}
+            pull.update(shared)
+            issue.update(shared)
+            if draft is not None:
+                pull["draft"] = draft
+            if head_sha is not None:
+                pull["head"]["sha"] = head_sha
+                repo.commits.add(head_sha)
+
+    def remove_commits(self, full_name: str, *shas: str) -> None:
+        """Forget commits, as a force-push does: statuses on them then get 422 (MissingSha)."""
+        with self._lock:
+            self._repo(full_name).commits.difference_update(shas)
+
     # ------------------------------------------------------------------
     # Reading back what clients did.
 
