@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tickborg.errors import DecodeError
 from tickborg.github.fields import field, top_object
-from tickborg.github.transport import Clock, Transport
+from tickborg.github.transport import Clock, Transport, repo_path
 from tickborg.logsetup import get_logger
 
 log = get_logger(__name__)
@@ -71,13 +71,6 @@ def parse_token_response(body: Any) -> InstallationToken:
     return InstallationToken(field(token, "token", str), expires_at)
 
 
-def split_repo(full_name: str) -> tuple[str, str]:
-    owner, sep, name = full_name.partition("/")
-    if not sep or not owner or not name or "/" in name:
-        raise ValueError(f"not an owner/name repository: {full_name!r}")
-    return owner, name
-
-
 class AppAuth:
     """Authorization for a GitHub App, caching what GitHub lets it reuse.
 
@@ -122,9 +115,8 @@ class AppAuth:
         key = full_name.lower()  # GitHub names are case-insensitive
         with self._lock:
             if key not in self._installations:
-                owner, name = split_repo(full_name)
                 self._installations[key] = self._as_app(
-                    "GET", f"/repos/{owner}/{name}/installation", parse_installation_response
+                    "GET", repo_path(full_name, "installation"), parse_installation_response
                 )
                 log.info(
                     "github installation found", repo=full_name, installation_id=self._installations[key]

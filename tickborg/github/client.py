@@ -9,13 +9,13 @@ Repositories are named `owner/name`. Every failure raises a
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, TypeVar
-from urllib.parse import quote
 
 import requests
 
 from tickborg.config import ConfigError, GitHubAppConfig
-from tickborg.github.auth import DEFAULT_RENEW_MARGIN_SECONDS, AppAuth, load_private_key, split_repo
+from tickborg.github.auth import DEFAULT_RENEW_MARGIN_SECONDS, AppAuth, load_private_key
 from tickborg.github.bodies import (
     CheckRunFields,
     StatusState,
@@ -35,7 +35,7 @@ from tickborg.github.models import (
     list_of,
 )
 from tickborg.github.pacer import WritePacer
-from tickborg.github.transport import Clock, Transport
+from tickborg.github.transport import Clock, Transport, repo_path
 from tickborg.logsetup import get_logger
 
 log = get_logger(__name__)
@@ -44,10 +44,6 @@ T = TypeVar("T")
 # Content-creating requests, paced against GitHub's secondary rate limits.
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 PAGE_SIZE = 100
-
-
-def _segment(value: str | int) -> str:
-    return quote(str(value), safe="")
 
 
 class GitHubClient:
@@ -80,21 +76,11 @@ class GitHubClient:
     # ------------------------------------------------------------------
     # Plumbing: one authenticated call, with one retry after a 401.
 
-    def _path(self, repo: str, *parts: str | int) -> str:
-        owner, name = split_repo(repo)
-        return "/".join(["/repos", _segment(owner), _segment(name), *map(_segment, parts)])
-
-    def _call(
-        self,
-        method: str,
-        repo: str,
-        url: str,
-        json: Any = None,
-        params: Mapping[str, Any] | None = None,
-        expect_404: bool = False,
-    ) -> requests.Response:
+    @contextmanager
+    def _reporting(self, repo: str, expect_404: bool = False) -> Iterator[None]:
+        """Log a failed call once, with GitHub's message, and let it propagate."""
         try:
-            return self._authorized(method, repo, url, json, params)
+            yield
         except CommitStatusError as exc:
             # A 404 the caller expects is an answer, not a failure worth a warning.
             if not (expect_404 and exc.status == 404):
@@ -108,7 +94,12 @@ class GitHubClient:
             raise
 
     def _authorized(
-        self, method: str, repo: str, url: str, json: Any, params: Mapping[str, Any] | None
+        self,
+        method: str,
+        repo: str,
+        url: str,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
     ) -> requests.Response:
         installation = self._auth.installation_for(repo)
         if method in WRITE_METHODS:
@@ -130,10 +121,10 @@ class GitHubClient:
         path: str,
         parse: Callable[[Any], T],
         json: Any = None,
-        params: Mapping[str, Any] | None = None,
     ) -> T:
-        response = self._call(method, repo, self._transport.url(path), json, params)
-        return self._transport.decode(response, parse)
+        with self._reporting(repo):
+            response = self._authorized(method, repo, self._transport.url(path), json)
+            return self._transport.decode(response, parse)
 
     def _paginated(
         self,
@@ -146,13 +137,15 @@ class GitHubClient:
         url: str | None = self._transport.url(path)
         query: Mapping[str, Any] | None = {**(params or {}), "per_page": PAGE_SIZE}
         while url is not None:
-            response = self._call("GET", repo, url, params=query)
-            yield from self._transport.decode(response, items)
-            url = response.links.get("next", {}).get("url")
+            with self._reporting(repo):
+                response = self._authorized("GET", repo, url, params=query)
+                page = self._transport.decode(response, items)
+                url = response.links.get("next", {}).get("url")
+                if url is not None and not self._transport.owns(url):
+                    # Never send the token to a host the configured API does not own.
+                    raise Error(f"GET {path}: pagination link leaves {self._transport.api_url}")
             query = None  # the next link carries the whole query
-            if url is not None and not self._transport.owns(url):
-                # Never send the token to a host the configured API does not own.
-                raise Error(f"GET {path}: pagination link leaves {self._transport.api_url}")
+            yield from page
 
     # ------------------------------------------------------------------
     # Commit statuses.
@@ -167,10 +160,10 @@ class GitHubClient:
         target_url: str | None = None,
     ) -> Status:
         body = status_body(state, context, description, target_url)
-        return self._request("POST", repo, self._path(repo, "statuses", sha), Status.from_json, body)
+        return self._request("POST", repo, repo_path(repo, "statuses", sha), Status.from_json, body)
 
     def list_statuses(self, repo: str, ref: str) -> list[Status]:
-        path = self._path(repo, "commits", ref, "statuses")
+        path = repo_path(repo, "commits", ref, "statuses")
         listing = self._paginated(repo, path, lambda body: list_of(body, "statuses"))
         return [Status.from_json(item) for item in listing]
 
@@ -179,19 +172,19 @@ class GitHubClient:
 
     def create_check_run(self, repo: str, name: str, head_sha: str, fields: CheckRunFields) -> CheckRun:
         body = {"name": name, "head_sha": head_sha, **fields.to_json()}
-        return self._request("POST", repo, self._path(repo, "check-runs"), CheckRun.from_json, body)
+        return self._request("POST", repo, repo_path(repo, "check-runs"), CheckRun.from_json, body)
 
     def update_check_run(self, repo: str, check_run_id: int, fields: CheckRunFields) -> CheckRun:
-        path = self._path(repo, "check-runs", check_run_id)
+        path = repo_path(repo, "check-runs", check_run_id)
         return self._request("PATCH", repo, path, CheckRun.from_json, fields.to_json())
 
     def get_check_run(self, repo: str, check_run_id: int) -> CheckRun:
-        path = self._path(repo, "check-runs", check_run_id)
+        path = repo_path(repo, "check-runs", check_run_id)
         return self._request("GET", repo, path, CheckRun.from_json)
 
     def list_check_runs(self, repo: str, ref: str, check_name: str | None = None) -> list[CheckRun]:
         """Check runs on a commit (GitHub's default `filter=latest`: newest per name)."""
-        path = self._path(repo, "commits", ref, "check-runs")
+        path = repo_path(repo, "commits", ref, "check-runs")
         params = {} if check_name is None else {"check_name": check_name}
         listing = self._paginated(repo, path, _check_runs_of, params)
         return [CheckRun.from_json(item) for item in listing]
@@ -200,7 +193,7 @@ class GitHubClient:
     # Issues, labels, comments.
 
     def get_issue(self, repo: str, number: int) -> Issue:
-        return self._request("GET", repo, self._path(repo, "issues", number), Issue.from_json)
+        return self._request("GET", repo, repo_path(repo, "issues", number), Issue.from_json)
 
     def add_labels(self, repo: str, number: int, labels: tuple[str, ...]) -> tuple[str, ...]:
         """Add labels (one already there is fine); the issue's labels afterwards.
@@ -209,30 +202,31 @@ class GitHubClient:
         """
         if not labels:
             return ()
-        path = self._path(repo, "issues", number, "labels")
+        path = repo_path(repo, "issues", number, "labels")
         return self._request("POST", repo, path, _label_names, labels_body(labels))
 
     def remove_label(self, repo: str, number: int, label: str) -> None:
         """Remove a label; one that is not there (404) is not an error."""
-        path = self._path(repo, "issues", number, "labels", label)
+        url = self._transport.url(repo_path(repo, "issues", number, "labels", label))
         try:
-            self._call("DELETE", repo, self._transport.url(path), expect_404=True)
+            with self._reporting(repo, expect_404=True):
+                self._authorized("DELETE", repo, url)
         except Error as exc:
             if exc.status != 404:
                 raise
 
     def create_comment(self, repo: str, number: int, body: str) -> Comment:
-        path = self._path(repo, "issues", number, "comments")
+        path = repo_path(repo, "issues", number, "comments")
         return self._request("POST", repo, path, Comment.from_json, comment_body(body))
 
     # ------------------------------------------------------------------
     # Pull requests.
 
     def get_pull_request(self, repo: str, number: int) -> PullRequest:
-        return self._request("GET", repo, self._path(repo, "pulls", number), PullRequest.from_json)
+        return self._request("GET", repo, repo_path(repo, "pulls", number), PullRequest.from_json)
 
     def list_pull_request_files(self, repo: str, number: int) -> list[PullRequestFile]:
-        path = self._path(repo, "pulls", number, "files")
+        path = repo_path(repo, "pulls", number, "files")
         listing = self._paginated(repo, path, lambda body: list_of(body, "files"))
         return [PullRequestFile.from_json(item) for item in listing]
 

@@ -9,6 +9,7 @@ a session repr, and never logged.
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping, TypeVar
+from urllib.parse import quote
 
 import requests
 
@@ -25,6 +26,14 @@ DEFAULT_HEADERS = {
     "X-GitHub-Api-Version": API_VERSION,
     "User-Agent": f"tickborg/{tickborg.__version__}",
 }
+
+
+def repo_path(full_name: str, *parts: str | int) -> str:
+    """`/repos/{owner}/{name}/{parts...}`, each segment percent-encoded (labels have spaces)."""
+    owner, sep, name = full_name.partition("/")
+    if not sep or not owner or not name or "/" in name:
+        raise ValueError(f"not an owner/name repository: {full_name!r}")
+    return "/".join(["/repos", *(quote(str(part), safe="") for part in (owner, name, *parts))])
 
 
 class Transport:
