@@ -70,17 +70,21 @@ def _int_arg(request: Request, name: str, default: int) -> int:
     return int(value) if value is not None and value.isdigit() else default
 
 
-def _page(request: Request, items: list[Any], wrap: Callable[[list[Any]], Any] = lambda x: x) -> Reply:
+def _page(
+    request: Request, items: list[Any], wrap: Callable[[list[Any]], Any] = lambda page: page
+) -> Reply:
     """One page of `items` with GitHub's `Link` header for the next and last pages."""
     per_page = max(1, min(_int_arg(request, "per_page", 30), MAX_PER_PAGE))
     page = max(1, _int_arg(request, "page", 1))
     last = max(1, -(-len(items) // per_page))
-    links = []
-    for rel, number in (("next", page + 1), ("last", last)):
-        if page < last:
-            query = {key: values[0] for key, values in request.query.items()}
-            links.append(f'<{request.url}?{urlencode({**query, "page": number})}>; rel="{rel}"')
-    headers = {"Link": ", ".join(links)} if links else {}
+    headers = {}
+    if page < last:
+        query = {key: values[0] for key, values in request.query.items()}
+        links = (
+            f'<{request.url}?{urlencode({**query, "page": number})}>; rel="{rel}"'
+            for rel, number in (("next", page + 1), ("last", last))
+        )
+        headers["Link"] = ", ".join(links)
     return Reply(200, wrap(items[(page - 1) * per_page : page * per_page]), headers)
 
 
