@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from conftest import base_config_data
 from filter_fleet import WEBHOOK_SECRET, Post, filter_process, private_file, wait_until, webhook_receiver
 from filter_payloads import PR_NUMBER, comment, pull_request, push
+from support.paths import REPO
 from support.rabbit import free_port
 from support.runtime import Broker
 from tickborg.config import RabbitMQConfig, load_config
@@ -75,7 +75,16 @@ class Fleet:
 
 
 @pytest.fixture
-def make_fleet(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> Iterator[Callable[..., Fleet]]:
+def base_config_data(pytestconfig: pytest.Config) -> Callable[..., dict[str, Any]]:
+    """tests/conftest.py's `base_config_data`. Not `from conftest import`: that gets
+    whichever conftest.py pytest imported last (tests/github has one too)."""
+    return pytestconfig.pluginmanager.get_plugin(str(REPO / "tests" / "conftest.py")).base_config_data
+
+
+@pytest.fixture
+def make_fleet(
+    rabbitmq_config: RabbitMQConfig, base_config_data: Callable[..., dict[str, Any]], tmp_path: Path
+) -> Iterator[Callable[..., Fleet]]:
     brokers: list[Broker] = []
 
     def make(**overrides: Any) -> Fleet:
