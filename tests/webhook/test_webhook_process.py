@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from webhook_helpers import SECRET, Client, drain, receiver_section, wait_until
 
-from conftest import base_config_data
+from support.config import base_config_data
 from support.paths import REPO, WEBHOOKS
 from support.rabbit import free_port
 from support.runtime import Broker

@@ -67,9 +67,6 @@ class Confirmations:
         self._waiting: dict[int, Future[None]] = {}
         self._next_tag = 1
 
-    def __len__(self) -> int:
-        return len(self._waiting)
-
     def published(self, future: Future[None]) -> None:
         self._waiting[self._next_tag] = future
         self._next_tag += 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.server
 import socket
 import socketserver
+import sys
 import threading
 import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
@@ -100,6 +101,14 @@ class WebhookServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         except OSError:
             self.socket.close()
             raise
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        # A client hanging up mid-request is routine; anything else is a bug worth its traceback.
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            _log.info("client connection lost", client=client_address[0], error=str(error))
+        else:
+            _log.exception("request failed", client=client_address[0])
 
     def stop(self) -> None:
         """Stop accepting, let in-flight requests finish, close. Not from the serving thread."""

@@ -1,0 +1,243 @@
+"""Benchmark: sustained signed webhook deliveries through the receiver (SPEC §16).
+
+    python bench/webhook_receiver.py [--duration 10] [--clients 16] [--processes 2]
+
+Starts `tickborg github-webhook-receiver` as its own process against the
+RabbitMQ on 127.0.0.1:5672 (override with TICKBORG_BENCH_AMQP_HOST / _PORT) in
+a fresh vhost made with rabbitmqctl and deleted afterwards (or an existing one
+named by TICKBORG_BENCH_VHOST, left in place). The load generator runs in
+separate processes (so it does not share the receiver's GIL), `--clients`
+keep-alive HTTP/1.1 connections in all, each sending signed pull_request
+deliveries back to back for `--duration` seconds. It prints deliveries per
+second, latency percentiles, and checks that every 200 has its message in the
+broker: the count in `mass-rebuild-check-inputs` must equal the number of 200s.
+Target: ≥ 1,000 deliveries/s with p99 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pika
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tickborg.topology import EVALUATION_INPUTS  # noqa: E402
+from tickborg.webhook.signature import sign  # noqa: E402
+
+PAYLOAD = REPO.parent / "shared" / "fixtures" / "github" / "webhooks" / "pull_request.opened.json"
+SECRET = b"bench-secret"
+AMQP_HOST = os.environ.get("TICKBORG_BENCH_AMQP_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("TICKBORG_BENCH_AMQP_PORT", "5672"))
+TARGET_RATE = 1000.0
+TARGET_P99_MS = 50.0
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=120)
+
+
+def write_config(directory: Path, vhost: str, port: int) -> Path:
+    secret = directory / "webhook-secret"
+    secret.write_bytes(SECRET)
+    secret.chmod(0o600)
+    config = {
+        "identity": "bench",
+        "rabbitmq": {"host": AMQP_HOST, "port": AMQP_PORT, "virtualhost": vhost, "password": "guest"},
+        "github_webhook_receiver": {"listen": f"127.0.0.1:{port}", "webhook_secret_file": str(secret)},
+    }
+    path = directory / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, receiver: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if receiver.poll() is not None:
+            raise SystemExit(f"receiver exited with {receiver.returncode} during start-up")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("receiver not healthy in time")
+
+
+# ----------------------------------------------------------------------------
+# The load generator: one process runs several client threads.
+
+
+def client_thread(port: int, body: bytes, headers: dict[str, str], tag: str, start_at: float, stop_at: float,
+                  latencies: list[float], statuses: Counter[int]) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    time.sleep(max(0.0, start_at - time.time()))
+    n = 0
+    while time.time() < stop_at:
+        n += 1
+        sent = {**headers, "X-GitHub-Delivery": f"{tag}-{n}"}
+        began = time.perf_counter()
+        try:
+            connection.request("POST", "/", body=body, headers=sent)
+            response = connection.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            connection.close()  # reconnects on the next request
+            status = 0
+        elapsed = time.perf_counter() - began
+        statuses[status] += 1
+        if status == 200:
+            latencies.append(elapsed)
+    connection.close()
+
+
+def load_process(port: int, threads: int, index: int, start_at: float, stop_at: float,
+                 results: multiprocessing.Queue) -> None:
+    body = PAYLOAD.read_bytes()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "pull_request",
+        "X-Hub-Signature-256": sign(SECRET, body),
+        "User-Agent": "GitHub-Hookshot/bench",
+    }
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    workers = [
+        threading.Thread(
+            target=client_thread,
+            args=(port, body, headers, f"p{index}t{t}", start_at, stop_at, latencies, statuses),
+        )
+        for t in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    results.put((latencies, dict(statuses)))
+
+
+def run_load(port: int, clients: int, processes: int, duration: float) -> tuple[list[float], Counter[int], float]:
+    start_at = time.time() + 1.0  # every process connected and waiting
+    stop_at = start_at + duration
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    split = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
+    children = [
+        multiprocessing.Process(target=load_process, args=(port, n, i, start_at, stop_at, results))
+        for i, n in enumerate(split)
+        if n
+    ]
+    for child in children:
+        child.start()
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    for _ in children:
+        child_latencies, child_statuses = results.get()
+        latencies += child_latencies
+        statuses.update(child_statuses)
+    wall = time.time() - start_at
+    for child in children:
+        child.join()
+    return latencies, statuses, wall
+
+
+def queued_messages(vhost: str, expected: int) -> int:
+    parameters = pika.ConnectionParameters(AMQP_HOST, AMQP_PORT, vhost, pika.PlainCredentials("guest", "guest"))
+    connection = pika.BlockingConnection(parameters)
+    channel = connection.channel()
+    deadline = time.monotonic() + 10
+    while True:  # a quorum queue's count can trail its confirms by a moment
+        count = channel.queue_declare(EVALUATION_INPUTS, passive=True).method.message_count
+        if count >= expected or time.monotonic() > deadline:
+            connection.close()
+            return count
+        time.sleep(0.2)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load (default 10)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent connections (default 16)")
+    parser.add_argument("--processes", type=int, default=2, help="load-generator processes (default 2)")
+    parser.add_argument("--receiver-log", type=Path, help="keep the receiver's log here")
+    args = parser.parse_args()
+
+    given_vhost = os.environ.get("TICKBORG_BENCH_VHOST")
+    vhost = given_vhost or f"tickborg-bench-{uuid.uuid4().hex[:8]}"
+    if not given_vhost:
+        rabbitmqctl("add_vhost", vhost)
+        rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    workdir = Path(tempfile.mkdtemp(prefix="tickborg-bench-"))
+    port = free_port()
+    log_path = args.receiver_log or workdir / "receiver.log"
+    try:
+        with open(log_path, "wb") as log:
+            receiver = subprocess.Popen(
+                [sys.executable, "-m", "workers.github_webhook_receiver", "--config", str(write_config(workdir, vhost, port))],
+                cwd=REPO,
+                stdout=log,
+                stderr=log,
+            )
+        try:
+            wait_healthy(port, receiver)
+            print(f"receiver up on 127.0.0.1:{port}, vhost {vhost}; {args.clients} clients in "
+                  f"{args.processes} processes for {args.duration:g} s ...", flush=True)
+            latencies, statuses, wall = run_load(port, args.clients, args.processes, args.duration)
+        finally:
+            receiver.send_signal(signal.SIGTERM)
+            exit_status = receiver.wait(timeout=30)
+        ok = statuses.get(200, 0)
+        in_broker = queued_messages(vhost, ok)
+    finally:
+        if not given_vhost:
+            rabbitmqctl("delete_vhost", vhost)
+
+    rate = ok / wall
+    p50 = percentile(latencies, 0.50) * 1000 if latencies else float("nan")
+    p99 = percentile(latencies, 0.99) * 1000 if latencies else float("nan")
+    worst = max(latencies) * 1000 if latencies else float("nan")
+    mean = statistics.fmean(latencies) * 1000 if latencies else float("nan")
+    print(f"deliveries answered 200:  {ok} in {wall:.2f} s  ->  {rate:,.0f}/s  (target >= {TARGET_RATE:,.0f}/s: "
+          f"{rate / TARGET_RATE:.2f}x)")
+    print(f"latency ms: p50 {p50:.1f}  p99 {p99:.1f}  mean {mean:.1f}  max {worst:.1f}  "
+          f"(target p99 <= {TARGET_P99_MS:.0f} ms)")
+    print(f"other answers: {dict((s, n) for s, n in statuses.items() if s != 200) or 'none'}")
+    print(f"messages in {EVALUATION_INPUTS}: {in_broker}  (== 200s: {in_broker == ok})")
+    print(f"receiver exit status after SIGTERM: {exit_status}; log: {log_path}")
+    passed = in_broker == ok and exit_status == 0 and not (set(statuses) - {200})
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
