@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import base_config_data
+from support.config import base_config_data
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from filter_payloads import PR_NUMBER, comment, pull_request, push
 from support.paths import REPO
 from support.rabbit import free_port
 from support.runtime import Broker
+from support.config import base_config_data
 from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.faults import Fault, bad_credentials, rate_limited, server_error
@@ -75,15 +76,8 @@ class Fleet:
 
 
 @pytest.fixture
-def base_config_data(pytestconfig: pytest.Config) -> Callable[..., dict[str, Any]]:
-    """tests/conftest.py's `base_config_data`. Not `from conftest import`: that gets
-    whichever conftest.py pytest imported last (tests/github has one too)."""
-    return pytestconfig.pluginmanager.get_plugin(str(REPO / "tests" / "conftest.py")).base_config_data
-
-
-@pytest.fixture
 def make_fleet(
-    rabbitmq_config: RabbitMQConfig, base_config_data: Callable[..., dict[str, Any]], tmp_path: Path
+    rabbitmq_config: RabbitMQConfig, tmp_path: Path
 ) -> Iterator[Callable[..., Fleet]]:
     brokers: list[Broker] = []
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import base_config_data
+from support.config import base_config_data
 from support.runtime import Broker, RunningWorker
 from support.workers import ScriptedWorker
 from tickborg.cli import main as tickborg

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import attrs
 import pytest
 
-from conftest import base_config_data
+from support.config import base_config_data
 from support.paths import REPO
 from support.rabbit import PrivateNode
 from support.runtime import Broker, RunningWorker, runtime_topology

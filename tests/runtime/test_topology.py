@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from conftest import base_config_data
+from support.config import base_config_data
 from support.rabbit import ctl
 from support.runtime import Broker
 from tickborg.cli import main as tickborg
