@@ -22,6 +22,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -67,11 +68,15 @@ def write_config(directory: Path, vhost: str, port: int) -> Path:
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_healthy(port: int, receiver: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -213,7 +218,9 @@ def main() -> int:
             wait_healthy(port, receiver)
             print(f"receiver up on 127.0.0.1:{port}, vhost {vhost}; {args.clients} clients in "
                   f"{args.processes} processes for {args.duration:g} s ...", flush=True)
+            cpu_before = cpu_seconds(receiver.pid)
             latencies, statuses, wall = run_load(port, args.clients, args.processes, args.duration)
+            receiver_cpu = cpu_seconds(receiver.pid) - cpu_before
         finally:
             receiver.send_signal(signal.SIGTERM)
             exit_status = receiver.wait(timeout=30)
@@ -232,6 +239,7 @@ def main() -> int:
           f"{rate / TARGET_RATE:.2f}x)")
     print(f"latency ms: p50 {p50:.1f}  p99 {p99:.1f}  mean {mean:.1f}  max {worst:.1f}  "
           f"(target p99 <= {TARGET_P99_MS:.0f} ms)")
+    print(f"receiver CPU: {receiver_cpu / wall:.0%} of one core, {receiver_cpu / max(ok, 1) * 1e6:.0f} µs per delivery")
     print(f"other answers: {dict((s, n) for s, n in statuses.items() if s != 200) or 'none'}")
     print(f"messages in {EVALUATION_INPUTS}: {in_broker}  (== 200s: {in_broker == ok})")
     print(f"receiver exit status after SIGTERM: {exit_status}; log: {log_path}")

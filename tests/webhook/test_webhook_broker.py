@@ -17,7 +17,7 @@ from support.rabbit import PrivateNode, free_port
 from support.runtime import Broker
 from tickborg.config import Config, RabbitMQConfig, Secret
 from tickborg.topology import COMMENT_INPUTS, EVALUATION_INPUTS, GITHUB_EVENTS, PUSH_INPUTS, UNKNOWN_EVENTS
-from tickborg.webhook.receiver import Receiver
+from tickborg.webhook.receiver import Receiver, build
 from tickborg.webhook.signature import sign
 from tickborg.webhook.validation import MAX_BODY_BYTES
 
@@ -237,6 +237,28 @@ def test_concurrent_clients_all_confirmed_and_a_slow_client_stalls_nobody(
     assert slow_response.startswith(b"HTTP/1.1 200 ")
     published = ids(drain(broker.channel, EVALUATION_INPUTS))
     assert sorted(published) == sorted([*statuses, "slow"])
+
+
+def test_a_refused_declaration_keeps_it_unhealthy_until_resolved(
+    config_for: Callable[[RabbitMQConfig], Config], rabbitmq_config: RabbitMQConfig, broker: Broker
+) -> None:
+    # The queue exists as a classic queue: declaring it as quorum is refused, channel closed.
+    broker.channel.queue_declare(EVALUATION_INPUTS, durable=True)
+    receiver = build(config_for(rabbitmq_config))
+    receiver.start()
+    try:
+        client = Client(receiver.address)
+        time.sleep(1.0)  # a few attempts (the test config retries after 0.2 s, at most 2 s)
+        assert client.health() == 503
+        assert client.post(PULL_REQUEST.read_bytes()).status_code == 503
+
+        broker.channel.queue_delete(EVALUATION_INPUTS)
+        wait_until(lambda: client.health() == 200, timeout=10, what="healthy after the conflict is gone")
+        assert client.post(PULL_REQUEST.read_bytes(), delivery="resolved").status_code == 200
+        client.close()
+    finally:
+        receiver.stop()
+    assert ids(drain(broker.channel, EVALUATION_INPUTS)) == ["resolved"]
 
 
 @pytest.mark.private_broker

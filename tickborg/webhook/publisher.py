@@ -257,7 +257,7 @@ class Publisher:
 
     def _on_closed(self, connection: pika.SelectConnection, reason: BaseException) -> None:
         self._lost(Unavailable(f"broker connection lost: {reason}"))
-        if self._stopping.is_set():
+        if isinstance(reason, pika.exceptions.ConnectionClosedByClient):  # by stop() or after a channel error
             self._log.info("broker connection closed")
         else:
             self._log.warning("broker connection lost", reason=str(reason))

@@ -49,25 +49,37 @@ class _Connections:
     def opened(self, sock: socket.socket) -> None:
         with self._lock:
             self._busy[sock] = False
+            late = self.stopping  # accepted just before the shutdown
+        if late:
+            _shut(sock)
 
     def closed(self, sock: socket.socket) -> None:
         with self._lock:
             self._busy.pop(sock, None)
 
-    def mark(self, sock: socket.socket, busy: bool) -> None:
+    def busy(self, sock: socket.socket) -> None:
         with self._lock:
-            if sock in self._busy:
-                self._busy[sock] = busy
+            self._busy[sock] = True
+
+    def idle(self, sock: socket.socket) -> bool:
+        """Mark `sock` idle; False if a shutdown began (the connection must close)."""
+        with self._lock:
+            self._busy[sock] = False
+            return not self.stopping
 
     def stop(self) -> None:
         with self._lock:
             self.stopping = True
             idle = [sock for sock, busy in self._busy.items() if not busy]
         for sock in idle:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:  # already gone
-                pass
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already gone
+        pass
 
 
 class WebhookServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -133,7 +145,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().finish()
 
     def parse_request(self) -> bool:
-        self.server.connections.mark(self.connection, busy=True)
+        self.server.connections.busy(self.connection)
         return super().parse_request()
 
     def handle_expect_100(self) -> bool:
@@ -151,7 +163,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             # The body (if any) is left unread, so the connection cannot be reused.
             self._reply(405, "method not allowed", close=True, allow="POST")
-        self.server.connections.mark(self.connection, busy=False)
+        if not self.server.connections.idle(self.connection):
+            self.close_connection = True
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _dispatch
 
