@@ -207,9 +207,10 @@ def main() -> int:
     port = free_port()
     log_path = args.receiver_log or workdir / "receiver.log"
     try:
+        config = write_config(workdir, vhost, port)
         with open(log_path, "wb") as log:
             receiver = subprocess.Popen(
-                [sys.executable, "-m", "workers.github_webhook_receiver", "--config", str(write_config(workdir, vhost, port))],
+                [sys.executable, "-m", "workers.github_webhook_receiver", "--config", str(config)],
                 cwd=REPO,
                 stdout=log,
                 stderr=log,

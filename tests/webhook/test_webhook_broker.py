@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
-from webhook_helpers import SECRET, Client, Received, drain, raw_request, receiver_section, running, wait_until
-
 from support.paths import WEBHOOKS
 from support.rabbit import PrivateNode, free_port
 from support.runtime import Broker
+from webhook_helpers import SECRET, Client, Received, drain, raw_request, receiver_section, running, wait_until
+
 from tickborg.config import Config, RabbitMQConfig, Secret
 from tickborg.topology import COMMENT_INPUTS, EVALUATION_INPUTS, GITHUB_EVENTS, PUSH_INPUTS, UNKNOWN_EVENTS
 from tickborg.webhook.receiver import Receiver, build
@@ -191,7 +191,8 @@ def test_bad_requests_get_their_status_and_publish_nothing(client: Client, broke
 
 def test_a_broker_nack_is_a_503(client: Client, broker: Broker) -> None:
     # A queue that refuses every message makes the broker nack what routes to it.
-    broker.channel.queue_declare("refuser", exclusive=True, arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+    refusing = {"x-max-length": 0, "x-overflow": "reject-publish"}
+    broker.channel.queue_declare("refuser", exclusive=True, arguments=refusing)
     broker.channel.queue_bind("refuser", GITHUB_EVENTS, routing_key="refused.#")
     refused = client.post(PULL_REQUEST.read_bytes(), event="refused")
     assert refused.status_code == 503 and "nack" in refused.text

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from webhook_helpers import SECRET, Client, drain, receiver_section, wait_until
-
 from support.config import base_config_data
 from support.paths import REPO, WEBHOOKS
 from support.rabbit import free_port
 from support.runtime import Broker
+from webhook_helpers import SECRET, Client, drain, receiver_section, wait_until
+
 from tickborg.config import RabbitMQConfig
 from tickborg.topology import EVALUATION_INPUTS
 from tickborg.webhook.signature import sign

@@ -9,10 +9,10 @@ from concurrent.futures import Future
 from typing import Callable, Iterator
 
 import pytest
-from webhook_helpers import SECRET, Client, wait_until
-
 from support.paths import WEBHOOKS
 from support.rabbit import free_port
+from webhook_helpers import SECRET, Client, wait_until
+
 from tickborg.config import ListenAddress
 from tickborg.webhook.publisher import Message, Unavailable
 from tickborg.webhook.server import WebhookServer

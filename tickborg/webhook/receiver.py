@@ -39,7 +39,7 @@ class Receiver:
 
     @property
     def address(self) -> tuple[str, int]:
-        host, port = self.server.server_address[:2]
+        host, port = self.server.socket.getsockname()[:2]
         return host, port
 
     def start(self) -> None:

@@ -15,7 +15,8 @@ import socketserver
 import sys
 import threading
 import time
-from concurrent.futures import Future, TimeoutError as FutureTimeout
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Protocol
 
 from tickborg.config import ListenAddress
@@ -136,8 +137,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     wbufsize = -1  # buffered: status line, headers and body leave in one send
 
     def setup(self) -> None:
-        self.timeout = self.server.socket_timeout
         super().setup()
+        self.connection.settimeout(self.server.socket_timeout)
         self.server.connections.opened(self.connection)
 
     def finish(self) -> None:
