@@ -139,3 +139,11 @@ def test_signature_is_checked_over_http(serve: Callable[..., Serving]) -> None:
     forged = client.post(BODY, headers={"X-Hub-Signature-256": sign(b"not the secret", BODY)})
     assert forged.status_code == 403
     assert publisher.messages == []
+
+
+def test_other_methods_are_405_naming_what_is_allowed(serve: Callable[..., Serving]) -> None:
+    client = Client(serve(StandInPublisher()).address)
+    put = client.session.put(client.url + "/hook", data=BODY)
+    delete = client.session.delete(client.url + "/health")
+    assert (put.status_code, put.headers["Allow"]) == (405, "POST")
+    assert (delete.status_code, delete.headers["Allow"]) == (405, "GET, HEAD, POST")

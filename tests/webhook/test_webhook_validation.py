@@ -10,6 +10,7 @@ from tickborg.webhook.validation import (
     Accepted,
     Rejected,
     Route,
+    allowed_methods,
     check_delivery,
     content_length,
     route,
@@ -39,6 +40,11 @@ def deliver(body: bytes = BODY, event: str | None = "pull_request", delivery: st
 )
 def test_route(method: str, path: str, expected: Route) -> None:
     assert route(method, path) is expected
+
+
+def test_allowed_methods() -> None:
+    assert allowed_methods("/health?x=1") == "GET, HEAD, POST"
+    assert allowed_methods("/") == "POST"
 
 
 @pytest.mark.parametrize(
@@ -81,24 +87,24 @@ def test_delivery_header_is_optional() -> None:
     assert deliver(delivery=None).delivery is None
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "status"),
-    [
-        ({"signature": None}, 400),
-        ({"signature": "sha1=" + "00" * 20}, 400),
-        ({"signature": "sha256=nothex"}, 400),
-        ({"signature": sign(b"wrong", BODY)}, 403),
-        ({"event": "pull.request"}, 400),
-        ({"event": ""}, 400),
-        ({"delivery": "has space"}, 400),
-        ({"delivery": "x" * 256}, 400),
-        ({"body": b"not json"}, 400),
-        ({"body": b"\xff\xfe{"}, 400),
-        ({"body": b"[" * 100_000}, 400),
-        ({"body": b""}, 400),
-        ({"body": json.dumps({"repository": {"full_name": "a/" + "b" * 300}}).encode()}, 400),
-    ],
-)
+REJECTIONS = {
+    "no signature": ({"signature": None}, 400),
+    "sha1 signature": ({"signature": "sha1=" + "00" * 20}, 400),
+    "bad hex": ({"signature": "sha256=nothex"}, 400),
+    "other secret": ({"signature": sign(b"wrong", BODY)}, 403),
+    "dotted event": ({"event": "pull.request"}, 400),
+    "empty event": ({"event": ""}, 400),
+    "delivery with space": ({"delivery": "has space"}, 400),
+    "delivery too long": ({"delivery": "x" * 256}, 400),
+    "not json": ({"body": b"not json"}, 400),
+    "not utf-8": ({"body": b"\xff\xfe{"}, 400),
+    "absurdly nested": ({"body": b"[" * 100_000}, 400),
+    "empty body": ({"body": b""}, 400),
+    "routing key too long": ({"body": json.dumps({"repository": {"full_name": "a/" + "b" * 300}}).encode()}, 400),
+}
+
+
+@pytest.mark.parametrize(("kwargs", "status"), REJECTIONS.values(), ids=REJECTIONS.keys())
 def test_rejections(kwargs: dict, status: int) -> None:
     result = deliver(**kwargs)
     assert isinstance(result, Rejected) and result.status == status, result

@@ -22,7 +22,15 @@ from typing import Protocol
 from tickborg.config import ListenAddress
 from tickborg.logsetup import get_logger
 from tickborg.webhook.publisher import Message, Nacked, Unavailable
-from tickborg.webhook.validation import Accepted, Rejected, Route, check_delivery, content_length, route
+from tickborg.webhook.validation import (
+    Accepted,
+    Rejected,
+    Route,
+    allowed_methods,
+    check_delivery,
+    content_length,
+    route,
+)
 
 _log = get_logger(__name__)
 
@@ -163,7 +171,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(200 if ready else 503, "ok" if ready else "broker unavailable")
         else:
             # The body (if any) is left unread, so the connection cannot be reused.
-            self._reply(405, "method not allowed", close=True, allow="POST")
+            self._reply(405, "method not allowed", close=True, allow=allowed_methods(self.path))
         if not self.server.connections.idle(self.connection):
             self.close_connection = True
 

@@ -56,6 +56,11 @@ def route(method: str, path: str) -> Route:
     return Route.NOT_ALLOWED
 
 
+def allowed_methods(path: str) -> str:
+    """The `Allow` header of a 405 for `path`."""
+    return "GET, HEAD, POST" if urlsplit(path).path == HEALTH_PATH else "POST"
+
+
 def content_length(values: Sequence[str], transfer_encoding: str | None) -> int | Rejected:
     """The body's length from the Content-Length header(s), or why it cannot be read."""
     if transfer_encoding is not None:
