@@ -172,14 +172,16 @@ def run_load(port: int, clients: int, processes: int, duration: float) -> tuple[
     return latencies, statuses, wall
 
 
-def queued_messages(vhost: str, expected: int) -> int:
+def queued_messages(vhost: str, at_least: int = 0) -> int:
+    """Messages in the evaluation queue, waiting up to 10 s for `at_least` of them
+    (a quorum queue's count can trail its confirms by a moment)."""
     parameters = pika.ConnectionParameters(AMQP_HOST, AMQP_PORT, vhost, pika.PlainCredentials("guest", "guest"))
     connection = pika.BlockingConnection(parameters)
     channel = connection.channel()
     deadline = time.monotonic() + 10
-    while True:  # a quorum queue's count can trail its confirms by a moment
+    while True:
         count = channel.queue_declare(EVALUATION_INPUTS, passive=True).method.message_count
-        if count >= expected or time.monotonic() > deadline:
+        if count >= at_least or time.monotonic() > deadline:
             connection.close()
             return count
         time.sleep(0.2)
@@ -195,7 +197,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load (default 10)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent connections (default 16)")
     parser.add_argument("--processes", type=int, default=2, help="load-generator processes (default 2)")
-    parser.add_argument("--receiver-log", type=Path, help="keep the receiver's log here")
+    parser.add_argument("--receiver-log", type=Path, help="keep the receiver's log in this file")
     args = parser.parse_args()
 
     given_vhost = os.environ.get("TICKBORG_BENCH_VHOST")
@@ -203,30 +205,31 @@ def main() -> int:
     if not given_vhost:
         rabbitmqctl("add_vhost", vhost)
         rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    workdir = Path(tempfile.mkdtemp(prefix="tickborg-bench-"))
     port = free_port()
-    log_path = args.receiver_log or workdir / "receiver.log"
     try:
-        config = write_config(workdir, vhost, port)
-        with open(log_path, "wb") as log:
-            receiver = subprocess.Popen(
-                [sys.executable, "-m", "workers.github_webhook_receiver", "--config", str(config)],
-                cwd=REPO,
-                stdout=log,
-                stderr=log,
-            )
-        try:
-            wait_healthy(port, receiver)
-            print(f"receiver up on 127.0.0.1:{port}, vhost {vhost}; {args.clients} clients in "
-                  f"{args.processes} processes for {args.duration:g} s ...", flush=True)
-            cpu_before = cpu_seconds(receiver.pid)
-            latencies, statuses, wall = run_load(port, args.clients, args.processes, args.duration)
-            receiver_cpu = cpu_seconds(receiver.pid) - cpu_before
-        finally:
-            receiver.send_signal(signal.SIGTERM)
-            exit_status = receiver.wait(timeout=30)
+        with tempfile.TemporaryDirectory(prefix="tickborg-bench-") as workdir:
+            config = write_config(Path(workdir), vhost, port)
+            log_path = args.receiver_log or Path(workdir) / "receiver.log"
+            with open(log_path, "wb") as log:
+                receiver = subprocess.Popen(
+                    [sys.executable, "-m", "workers.github_webhook_receiver", "--config", str(config)],
+                    cwd=REPO,
+                    stdout=log,
+                    stderr=log,
+                )
+            try:
+                wait_healthy(port, receiver)
+                queued_before = queued_messages(vhost)
+                print(f"receiver up on 127.0.0.1:{port}, vhost {vhost}; {args.clients} clients in "
+                      f"{args.processes} processes for {args.duration:g} s ...", flush=True)
+                cpu_before = cpu_seconds(receiver.pid)
+                latencies, statuses, wall = run_load(port, args.clients, args.processes, args.duration)
+                receiver_cpu = cpu_seconds(receiver.pid) - cpu_before
+            finally:
+                receiver.send_signal(signal.SIGTERM)
+                exit_status = receiver.wait(timeout=30)
         ok = statuses.get(200, 0)
-        in_broker = queued_messages(vhost, ok)
+        in_broker = queued_messages(vhost, queued_before + ok) - queued_before
     finally:
         if not given_vhost:
             rabbitmqctl("delete_vhost", vhost)
@@ -242,8 +245,9 @@ def main() -> int:
           f"(target p99 <= {TARGET_P99_MS:.0f} ms)")
     print(f"receiver CPU: {receiver_cpu / wall:.0%} of one core, {receiver_cpu / max(ok, 1) * 1e6:.0f} µs per delivery")
     print(f"other answers: {dict((s, n) for s, n in statuses.items() if s != 200) or 'none'}")
-    print(f"messages in {EVALUATION_INPUTS}: {in_broker}  (== 200s: {in_broker == ok})")
-    print(f"receiver exit status after SIGTERM: {exit_status}; log: {log_path}")
+    print(f"new messages in {EVALUATION_INPUTS}: {in_broker}  (== 200s: {in_broker == ok})")
+    print(f"receiver exit status after SIGTERM: {exit_status}"
+          + (f"; log: {args.receiver_log}" if args.receiver_log else " (--receiver-log PATH keeps its log)"))
     passed = in_broker == ok and exit_status == 0 and not (set(statuses) - {200})
     return 0 if passed else 1
 
