@@ -206,24 +206,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(outcome.status, outcome.reason)
             return
         log = log.bind(repo=outcome.repository, routing_key=outcome.routing_key)
-        status, text = self._publish(outcome, body)
+        problem = self._publish(outcome, body)
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
-        if status == 200:
-            log.info("webhook published", status=status, ms=elapsed_ms)
+        if problem is None:
+            log.info("webhook published", status=200, ms=elapsed_ms)
+            self._reply(200, outcome.routing_key)
         else:
-            log.warning("webhook not published", status=status, reason=text, ms=elapsed_ms)
-        self._reply(status, text)
+            # The broker's own words stay in the log; GitHub only needs to know to redeliver.
+            log.warning("webhook not published", status=503, reason=problem, ms=elapsed_ms)
+            self._reply(503, "broker unavailable, deliver again later")
 
-    def _publish(self, delivery: Accepted, body: bytes) -> tuple[int, str]:
-        """200 and the routing key once the broker confirmed the message; 503 otherwise."""
+    def _publish(self, delivery: Accepted, body: bytes) -> str | None:
+        """None once the broker confirmed the message, else why it was not."""
         message = Message(delivery.routing_key, body, delivery.delivery)
         try:
             self.server.publisher.submit(message).result(timeout=self.server.confirm_timeout)
         except (Unavailable, Nacked) as exc:
-            return 503, str(exc)
+            return str(exc)
         except FutureTimeout:
-            return 503, "broker did not confirm in time"
-        return 200, delivery.routing_key
+            return "broker did not confirm in time"
+        return None
 
     def _reply(self, status: int, text: str, close: bool = False, allow: str | None = None) -> None:
         body = text.encode()
