@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Protocol, Self, TypeVar, Union
 
 import attrs
 
-from tickborg.errors import DecodeError
+from tickborg.errors import DecodeError, json_kind
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -63,21 +63,8 @@ def _reject_constant(name: str) -> Any:
 # Field readers.
 
 
-def _type_name(value: Any) -> str:
-    # Only the type, never the value: bodies can be large and end up in logs.
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "an object"
-
-
 def _fail(path: str, expected: str, value: Any) -> DecodeError:
-    return DecodeError(f"{path or 'message'}: expected {expected}, got {_type_name(value)}")
+    return DecodeError(f"{path or 'message'}: expected {expected}, got {json_kind(value)}")
 
 
 def _str(value: Any, path: str) -> str:

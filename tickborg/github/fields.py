@@ -8,23 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, TypeVar
 
-from tickborg.errors import DecodeError
+from tickborg.errors import DecodeError, json_kind
 
 T = TypeVar("T")
-
-
-def describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
 
 
 def _is_int(value: Any) -> bool:
@@ -43,7 +29,7 @@ _CHECKS: dict[type, tuple[str, Callable[[Any], bool]]] = {
 def typed(value: Any, kind: type[T], path: str) -> T:
     what, check = _CHECKS[kind]
     if not check(value):
-        raise DecodeError(f"{path}: expected {what}, got {describe(value)}")
+        raise DecodeError(f"{path}: expected {what}, got {json_kind(value)}")
     return value
 
 
