@@ -68,22 +68,49 @@ def configure_logging(json_lines: bool | None = None, level: str | None = None) 
         if json_lines
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    chain = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+    threshold = _level(level or os.environ.get("TICKBORG_LOG"))
+    _route_stdlib_logging(chain, renderer, threshold)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_secrets,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            _level(level or os.environ.get("TICKBORG_LOG"))
-        ),
+        processors=[*chain, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         # sys.stderr looked up when a logger is made, not once: it may be replaced (tests).
         logger_factory=lambda *_: structlog.PrintLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """A handler writing to whatever sys.stderr is at the time (tests replace it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def _route_stdlib_logging(chain: list[Any], renderer: Any, threshold: int) -> None:
+    """pika and requests log through the standard library: give their lines the
+    same format and redaction. Their chatter below WARNING is not ours to show."""
+    handler = _CurrentStderr()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *chain],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(max(threshold, logging.WARNING))
 
 
 def get_logger(name: str, **context: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -53,6 +54,16 @@ def test_tracebacks_are_redacted_too(capsys: pytest.CaptureFixture[str]) -> None
     except RuntimeError:
         get_logger("t").exception("failed")
     assert TOKEN not in capsys.readouterr().err
+
+
+def test_library_logs_get_the_same_format_and_redaction(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(json_lines=True, level="info")
+    logging.getLogger("pika.adapters").warning("lost connection, token %s", TOKEN)
+    logging.getLogger("pika.adapters").info("chatter")
+    [line] = capsys.readouterr().err.splitlines()
+    record = json.loads(line)
+    assert record["logger"] == "pika.adapters" and record["level"] == "warning"
+    assert TOKEN not in line
 
 
 def test_plain_text_is_left_alone() -> None:
