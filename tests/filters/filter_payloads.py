@@ -16,6 +16,13 @@ from tickborg.fakegithub.testing import WEBHOOKS, load_webhook
 REPO = "tick-org/monorepo"
 PR_NUMBER = 17
 JSON = "application/json"
+# The wire `Repo` every job built from these payloads carries.
+REPO_JSON = {
+    "owner": "tick-org",
+    "name": "monorepo",
+    "full_name": REPO,
+    "clone_url": "https://github.com/tick-org/monorepo.git",
+}
 
 
 def body(payload: Mapping[str, Any]) -> bytes:

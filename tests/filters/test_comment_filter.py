@@ -11,7 +11,7 @@ from typing import Any, Callable
 import attrs
 import pytest
 
-from filter_payloads import JSON, PR_NUMBER, body, comment
+from filter_payloads import JSON, PR_NUMBER, REPO_JSON, body, comment
 from filter_support import delivery, published, verdict_of
 from tickborg.config import Config
 from tickborg.filters.comment import POLICY, Case, CommentFilter, decisions, mention_for
@@ -159,12 +159,7 @@ def test_no_trusted_users_list_trusts_everyone(make_config: Callable[..., Config
 def test_the_build_job_comes_from_the_pr_lookup(config: Config) -> None:
     actions, _ = run(config, comment("@tickbot build app libfoo"), pull(base_ref="release-2"))
     job = published(actions)[0][2]
-    assert job["repo"] == {
-        "owner": "tick-org",
-        "name": "monorepo",
-        "full_name": "tick-org/monorepo",
-        "clone_url": "https://github.com/tick-org/monorepo.git",
-    }
+    assert job["repo"] == REPO_JSON
     assert job["pr"] == {"target_branch": "release-2", "number": PR_NUMBER, "head_sha": HEAD_SHA}
     assert job["attrs"] == ["app", "libfoo"]
     assert job["subset"] == "Project"
@@ -186,12 +181,7 @@ def test_eval_publishes_an_evaluation_job(config: Config) -> None:
             "",
             "mass-rebuild-check-jobs",
             {
-                "repo": {
-                    "owner": "tick-org",
-                    "name": "monorepo",
-                    "full_name": "tick-org/monorepo",
-                    "clone_url": "https://github.com/tick-org/monorepo.git",
-                },
+                "repo": REPO_JSON,
                 "pr": {"target_branch": "release-2", "number": PR_NUMBER, "head_sha": HEAD_SHA},
             },
         )

@@ -6,7 +6,7 @@ from typing import Callable
 
 import pytest
 
-from filter_payloads import JSON, PR_NUMBER, body, pull_request
+from filter_payloads import JSON, PR_NUMBER, REPO_JSON, body, pull_request
 from filter_support import delivery, published, verdict_of
 from tickborg.config import Config
 from tickborg.filters.evaluation import POLICY, Case, EvaluationFilter, classify
@@ -93,12 +93,7 @@ def test_the_evaluation_job(worker: EvaluationFilter) -> None:
             "",
             "mass-rebuild-check-jobs",
             {
-                "repo": {
-                    "owner": "tick-org",
-                    "name": "monorepo",
-                    "full_name": "tick-org/monorepo",
-                    "clone_url": "https://github.com/tick-org/monorepo.git",
-                },
+                "repo": REPO_JSON,
                 "pr": {
                     "target_branch": "release-2",
                     "number": PR_NUMBER,
