@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from support.paths import WIRE
 from tickborg.errors import DecodeError
 from tickborg.messages import (
     BuildJob,
@@ -26,7 +27,6 @@ from tickborg.messages import (
     decode,
 )
 
-WIRE = Path(__file__).resolve().parents[1] / ".." / "shared" / "spec" / "wire"
 
 # The example files are named after their message type: `build-job.pr.json`.
 CLASSES: dict[str, Any] = {

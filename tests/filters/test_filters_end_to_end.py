@@ -19,7 +19,6 @@ import pytest
 
 from filter_fleet import WEBHOOK_SECRET, Post, filter_process, private_file, wait_until, webhook_receiver
 from filter_payloads import PR_NUMBER, comment, pull_request, push
-from support.paths import REPO
 from support.rabbit import free_port
 from support.runtime import Broker
 from support.config import base_config_data
@@ -27,14 +26,7 @@ from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.faults import Fault, bad_credentials, rate_limited, server_error
 from tickborg.fakegithub.keys import AppKeyPair
-from tickborg.fakegithub.testing import (  # noqa: F401  (pytest finds fixtures by name)
-    TEST_APP_ID,
-    TEST_REPO,
-    fake_github,
-    fake_github_factory,
-    github_api_description,
-    github_app_key,
-)
+from tickborg.fakegithub.testing import TEST_APP_ID, TEST_REPO
 from tickborg.runtime.retry import DEAD_REASON_HEADER
 from tickborg.topology import (
     BUILD_RESULTS_QUEUE,

@@ -8,17 +8,7 @@ import pytest
 
 from tickborg.fakegithub import FakeGitHub, ManualClock
 from tickborg.fakegithub.keys import AppKeyPair
-from tickborg.fakegithub.testing import (  # noqa: F401  (pytest finds fixtures by name)
-    TEST_INSTALLATION,
-    TEST_REPO,
-    app_config,
-    fake_github,
-    fake_github_factory,
-    github_api_description,
-    github_app_config,
-    github_app_key,
-    github_client,
-)
+from tickborg.fakegithub.testing import TEST_INSTALLATION, TEST_REPO, app_config
 from tickborg.github.client import GitHubClient
 
 

@@ -1,9 +1,10 @@
-"""Where the shared spec material lives: the repository's sibling `shared/`."""
+"""Paths for tests: the repository, and the shared spec material beside it."""
 
 from pathlib import Path
 
+from tickborg.fakegithub.testing import SHARED, WEBHOOKS
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED = (REPO / ".." / "shared").resolve()
 WIRE = SHARED / "spec" / "wire"
-WEBHOOKS = SHARED / "fixtures" / "github" / "webhooks"
-OPENAPI = SHARED / "fixtures" / "github" / "openapi-subset.json"
+
+__all__ = ["REPO", "SHARED", "WEBHOOKS", "WIRE"]

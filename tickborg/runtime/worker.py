@@ -22,7 +22,7 @@ import structlog
 
 from tickborg.errors import DecodeError
 from tickborg.logsetup import get_logger
-from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
+from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue
 
 J = TypeVar("J")
 Notify = Callable[[Action], None]
