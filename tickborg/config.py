@@ -269,7 +269,8 @@ class _Section:
         """A secret read from the file named by `file_key` (or given inline for development)."""
         path = self.str(file_key, None)
         if path is not None:
-            return _read_secret(Path(path), self.key(file_key))
+            # "$CREDENTIALS_DIRECTORY/..." names a systemd credential (LoadCredential=).
+            return _read_secret(Path(os.path.expandvars(path)), self.key(file_key))
         if inline_key is not None and self.has(inline_key):
             return Secret(self.str(inline_key), self.key(inline_key))
         if default is _REQUIRED:
