@@ -12,6 +12,7 @@ import pytest
 from support.runtime import Broker, RunningWorker, drain
 from support.workers import ScriptedWorker
 from tickborg.config import Config, RabbitMQConfig
+from tickborg.logsetup import configure_logging
 from tickborg.runtime.retry import ATTEMPT_HEADER, DEAD_REASON_HEADER
 
 
@@ -90,3 +91,21 @@ def test_long_running_worker_applies_actions_from_its_thread(config: Config, bro
         broker.send("in", {"id": "bad", "do": "dump"})
         broker.get("in.dead")
     assert got == {f"t{n}" for n in range(5)}
+
+
+@pytest.mark.parametrize("long_running", [False, True])
+def test_log_lines_carry_worker_queue_tag_and_job_context(
+    config: Config, broker: Broker, capsys: pytest.CaptureFixture[str], long_running: bool
+) -> None:
+    configure_logging(json_lines=True)
+    try:
+        with RunningWorker(ScriptedWorker(long_running=long_running), config):
+            broker.send("in", {"id": "ctx-1", "do": "dump"})
+            broker.get("in.dead")
+    finally:
+        configure_logging()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    [dead] = [line for line in lines if line["event"] == "dead-lettered"]
+    assert dead["worker"] == "scripted" and dead["identity"] == "test-node"
+    assert dead["queue"] == "in" and isinstance(dead["delivery_tag"], int)
+    assert dead["request_id"] == "ctx-1" and dead["reason"] == "told to dump"

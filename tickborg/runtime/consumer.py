@@ -34,7 +34,7 @@ from tickborg.runtime.retry import (
     plan_dump,
     plan_retry,
 )
-from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decide, decode_or_dump, run_notify, run_simple
+from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
 from tickborg.topology import Topology, declare
 
 # How many streamed publishes a notify worker may have outstanding before
@@ -45,12 +45,17 @@ RECONNECT_CAP_SECONDS = 30.0
 
 
 @attrs.define
-class _InFlight:
-    """A delivery being handled in a worker thread."""
+class _Received:
+    """One delivery, with what the connection thread needs to settle it later."""
 
     channel: BlockingChannel
     tag: int
+    props: pika.BasicProperties
+    delivery: Delivery
     generation: int
+    # Bound to every log line about it: worker, identity, queue, delivery tag,
+    # and the job's repo / pr / request_id once decoded.
+    context: dict[str, Any]
     finished: bool = False
     # Streamed publishes not yet applied; bounds how far a build runs ahead of the broker.
     backlog: threading.BoundedSemaphore = attrs.field(factory=lambda: threading.BoundedSemaphore(NOTIFY_BACKLOG))
@@ -83,7 +88,7 @@ class Runner:
         self.reconnects = 0
         self._generation = 0
         self._connection: pika.BlockingConnection | None = None
-        self._inflight: list[_InFlight] = []
+        self._inflight: list[_Received] = []
 
     # -- control ---------------------------------------------------------
 
@@ -157,14 +162,14 @@ class Runner:
         deadline = time.monotonic() + grace
         while self._unfinished() and time.monotonic() < deadline:
             connection.process_data_events(time_limit=POLL_SECONDS)
-        for job in self._unfinished():
-            self.log.warning("handing an unfinished job back to the broker", delivery_tag=job.tag)
-            job.channel.basic_reject(job.tag, requeue=True)
-            job.finished = True
+        for received in self._unfinished():
+            self.log.warning("handing an unfinished job back to the broker", **received.context)
+            received.channel.basic_reject(received.tag, requeue=True)
+            received.finished = True
         self._generation += 1  # late results of abandoned jobs are dropped
 
-    def _unfinished(self) -> list[_InFlight]:
-        return [job for job in self._inflight if not job.finished]
+    def _unfinished(self) -> list[_Received]:
+        return [received for received in self._inflight if not received.finished]
 
     # -- deliveries ---------------------------------------------------------
 
@@ -179,71 +184,69 @@ class Runner:
                 attempt=attempt_of(headers),
             )
             context = {"worker": self.worker.name, "identity": self.identity, "queue": queue, "delivery_tag": method.delivery_tag}
+            received = _Received(channel, method.delivery_tag, props, delivery, self._generation, context)
             if not self.worker.long_running:
-                with structlog.contextvars.bound_contextvars(**context):
-                    actions = decide(self.worker, delivery)  # type: ignore[arg-type]
-                    self._apply(channel, method.delivery_tag, props, delivery, actions, self._generation)
+                job, dumped = self._decode(received)
+                with structlog.contextvars.bound_contextvars(**received.context):
+                    self._apply(received, dumped or run_simple(self.worker, job))  # type: ignore[arg-type]
                 return
-            job = _InFlight(channel, method.delivery_tag, self._generation)
-            self._inflight.append(job)
+            self._inflight.append(received)
             # A daemon thread: an abandoned job must not keep a stopping process alive.
-            threading.Thread(
-                target=self._run_job, args=(job, props, delivery, context), name=f"{self.worker.name}-job", daemon=True
-            ).start()
+            threading.Thread(target=self._run_job, args=(received,), name=f"{self.worker.name}-job", daemon=True).start()
 
         return on_message
 
-    def _run_job(self, job: _InFlight, props: pika.BasicProperties, delivery: Delivery, context: dict[str, Any]) -> None:
+    def _decode(self, received: _Received) -> tuple[Any, list[Action]]:
+        job, dumped = decode_or_dump(self.worker, received.delivery)
+        if not dumped:
+            received.context.update(self.worker.log_context(job))
+        return job, dumped
+
+    def _run_job(self, received: _Received) -> None:
         """In a worker thread: everything that touches the channel goes back to its thread."""
         connection = self._connection
         assert connection is not None
 
         def send(actions: list[Action], publish_only: bool) -> None:
             if publish_only:
-                while not job.backlog.acquire(timeout=1.0):
-                    if job.generation != self._generation:
+                while not received.backlog.acquire(timeout=1.0):
+                    if received.generation != self._generation:
                         return
 
             def apply() -> None:
                 try:
-                    self._apply(job.channel, job.tag, props, delivery, actions, job.generation)
+                    with structlog.contextvars.bound_contextvars(**received.context):
+                        self._apply(received, actions)
                 finally:
                     if publish_only:
-                        job.backlog.release()
+                        received.backlog.release()
                     else:
-                        job.finished = True
+                        received.finished = True
 
             try:
                 connection.add_callback_threadsafe(apply)
             except CONNECTION_ERRORS:
                 self.log.warning("connection gone before the job finished; the broker redelivers it")
 
-        with structlog.contextvars.bound_contextvars(**context):
-            try:
-                job_value, dumped = decode_or_dump(self.worker, delivery)
+        try:
+            job, dumped = self._decode(received)
+            with structlog.contextvars.bound_contextvars(**received.context):
                 if dumped:
                     send(dumped, False)
                 elif isinstance(self.worker, NotifyWorker):
-                    run_notify(self.worker, job_value, lambda a: send([a], isinstance(a, Publish)))
+                    run_notify(self.worker, job, lambda a: send([a], isinstance(a, Publish)))
                 else:
-                    send(run_simple(self.worker, job_value), False)
-            except Exception:  # noqa: BLE001 - never let a job thread die silently
-                self.log.exception("job thread failed")
-                send([NackRequeue("job thread failed")], False)
+                    send(run_simple(self.worker, job), False)
+        except Exception:  # noqa: BLE001 - never let a job thread die silently
+            self.log.exception("job thread failed")
+            send([NackRequeue("job thread failed")], False)
 
     # -- applying actions (connection thread only) ----------------------------
 
-    def _apply(
-        self,
-        channel: BlockingChannel,
-        tag: int,
-        props: pika.BasicProperties,
-        delivery: Delivery,
-        actions: list[Action],
-        generation: int,
-    ) -> None:
-        if generation != self._generation or not channel.is_open:
-            self.log.warning("channel gone; dropping actions, the broker redelivers", delivery_tag=tag)
+    def _apply(self, received: _Received, actions: list[Action]) -> None:
+        channel = received.channel
+        if received.generation != self._generation or not channel.is_open:
+            self.log.warning("channel gone; dropping actions, the broker redelivers")
             return
         for action in actions:
             if isinstance(action, Publish):
@@ -260,10 +263,11 @@ class Runner:
                     action = NackRequeue(f"publish to {action.exchange!r}/{action.routing_key!r} failed: {exc!r}")
                 else:
                     continue
-            self._settle(channel, tag, props, delivery, action)
+            self._settle(received, action)
             return
 
-    def _settle(self, channel: BlockingChannel, tag: int, props: pika.BasicProperties, delivery: Delivery, verdict: Action) -> None:
+    def _settle(self, received: _Received, verdict: Action) -> None:
+        channel, tag, props, delivery = received.channel, received.tag, received.props, received.delivery
         now = datetime.datetime.now(datetime.timezone.utc)
         if isinstance(verdict, NackRequeue):
             plan = plan_retry(delivery.queue, delivery.routing_key, props.headers, verdict, self.policy, now, self.rng)
@@ -272,22 +276,21 @@ class Runner:
         else:
             assert isinstance(verdict, Ack)
             channel.basic_ack(tag)
-            self.log.debug("acked", delivery_tag=tag)
+            self.log.debug("acked")
             return
         try:
             self._republish(channel, plan, props, delivery.body)
         except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
             # Could not park the copy: leave the original with the broker instead.
-            self.log.error("could not republish; requeueing at the broker", error=repr(exc), delivery_tag=tag)
+            self.log.error("could not republish; requeueing at the broker", error=repr(exc))
             channel.basic_reject(tag, requeue=True)
             return
         channel.basic_ack(tag)
         if plan.exchange:
-            self.log.warning("dead-lettered", delivery_tag=tag, dead_queue=f"{delivery.queue}.dead", reason=_reason(verdict))
+            self.log.warning("dead-lettered", dead_queue=f"{delivery.queue}.dead", reason=_reason(verdict))
         else:
             self.log.warning(
                 "retry scheduled",
-                delivery_tag=tag,
                 attempt=delivery.attempt,
                 retry_in=round((plan.expiration_ms or 0) / 1000, 2),
                 reason=_reason(verdict),

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
 import attrs
-import structlog
 
 from tickborg.errors import DecodeError
 from tickborg.logsetup import get_logger
@@ -105,8 +104,7 @@ def ensure_verdict(actions: list[Action]) -> list[Action]:
 def run_simple(worker: SimpleWorker[Any], job: Any) -> list[Action]:
     """handle(job), with an escaping exception turned into NackRequeue."""
     try:
-        with structlog.contextvars.bound_contextvars(**worker.log_context(job)):
-            actions = list(worker.handle(job))
+        actions = list(worker.handle(job))
     except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
         return [_crashed(exc)]
     return ensure_verdict(actions)
@@ -125,8 +123,7 @@ def run_notify(worker: NotifyWorker[Any], job: Any, notify: Notify) -> None:
         notify(action)
 
     try:
-        with structlog.contextvars.bound_contextvars(**worker.log_context(job)):
-            worker.handle(job, guarded)
+        worker.handle(job, guarded)
     except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
         if not verdicts:
             guarded(_crashed(exc))
