@@ -8,22 +8,21 @@ from tickborg.fakegithub import ManualClock
 from tickborg.github.pacer import Bucket, WritePacer, take
 
 
+def waits(bucket: Bucket, writes: int, rate: float, burst: int) -> list[float]:
+    """How long each of `writes` writers arriving at time 0 waits."""
+    result = []
+    for _ in range(writes):
+        bucket, wait = take(bucket, 0.0, rate=rate, burst=burst)
+        result.append(wait)
+    return result
+
+
 def test_a_full_bucket_lets_a_burst_through():
-    bucket = Bucket(3.0, 0.0)
-    waits = []
-    for _ in range(3):
-        bucket, wait = take(bucket, 0.0, rate=1.0, burst=3)
-        waits.append(wait)
-    assert waits == [0.0, 0.0, 0.0]
+    assert waits(Bucket(3.0, 0.0), 3, rate=1.0, burst=3) == [0.0, 0.0, 0.0]
 
 
 def test_waiting_writers_are_spaced_one_interval_apart():
-    bucket = Bucket(0.0, 0.0)
-    waits = []
-    for _ in range(3):
-        bucket, wait = take(bucket, 0.0, rate=2.0, burst=1)
-        waits.append(wait)
-    assert waits == [0.5, 1.0, 1.5]
+    assert waits(Bucket(0.0, 0.0), 3, rate=2.0, burst=1) == [0.5, 1.0, 1.5]
 
 
 def test_the_bucket_refills_with_time_up_to_the_burst():
