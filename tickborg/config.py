@@ -196,13 +196,6 @@ class Config:
     def systems_for(self, login: str) -> tuple[str, ...]:
         return self.systems.all if self.is_trusted(login) else self.systems.primary
 
-    def log_viewer_url_for(self, key: str) -> str:
-        template = self.log_viewer_url
-        if template is None:
-            listen = self.logapi.listen if self.logapi else ListenAddress("127.0.0.1", 9898)
-            template = f"http://{listen}/?key={{key}}"
-        return template.replace("{key}", key)
-
 
 # --------------------------------------------------------------------------
 # Parsing. `_Section` reads one JSON object and names every key it complains
