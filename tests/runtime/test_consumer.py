@@ -84,12 +84,14 @@ def test_handler_failing_twice_then_succeeding_completes(config: Config, broker:
 
 
 def test_long_running_worker_applies_actions_from_its_thread(config: Config, broker: Broker) -> None:
-    with RunningWorker(ScriptedWorker(long_running=True), config):
+    with RunningWorker(ScriptedWorker(long_running=True), config) as running:
         for n in range(5):
             broker.send("in", {"id": f"t{n}", "do": "ack"})
         got = {json.loads(broker.get("out")[1])["id"] for _ in range(5)}
         broker.send("in", {"id": "bad", "do": "dump"})
         broker.get("in.dead")
+        time.sleep(0.3)
+        assert running.runner.in_flight == 0  # finished jobs are forgotten, not kept
     assert got == {f"t{n}" for n in range(5)}
 
 

@@ -44,7 +44,7 @@ POLL_SECONDS = 0.2
 RECONNECT_CAP_SECONDS = 30.0
 
 
-@attrs.define
+@attrs.define(eq=False)  # identity: two deliveries are never "equal"
 class _Received:
     """One delivery, with what the connection thread needs to settle it later."""
 
@@ -56,7 +56,6 @@ class _Received:
     # Bound to every log line about it: worker, identity, queue, delivery tag,
     # and the job's repo / pr / request_id once decoded.
     context: dict[str, Any]
-    finished: bool = False
     # Streamed publishes not yet applied; bounds how far a build runs ahead of the broker.
     backlog: threading.BoundedSemaphore = attrs.field(factory=lambda: threading.BoundedSemaphore(NOTIFY_BACKLOG))
 
@@ -88,6 +87,7 @@ class Runner:
         self.reconnects = 0
         self._generation = 0
         self._connection: pika.BlockingConnection | None = None
+        # Deliveries handled in job threads; touched only on the connection's thread.
         self._inflight: list[_Received] = []
 
     # -- control ---------------------------------------------------------
@@ -104,6 +104,11 @@ class Runner:
     def connected(self) -> threading.Event:
         """Set while consuming; tests and health checks wait on it."""
         return self._connected
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries being handled in job threads right now."""
+        return len(self._inflight)
 
     def run(self) -> int:
         failures = 0
@@ -155,21 +160,18 @@ class Runner:
 
     def _drain(self, connection: pika.BlockingConnection, consumers: list[tuple[BlockingChannel, str]]) -> None:
         """SIGTERM: take nothing new, let the current job finish or hand it back."""
-        self.log.info("stopping: no new messages", in_flight=len(self._unfinished()))
+        self.log.info("stopping: no new messages", in_flight=len(self._inflight))
         for channel, tag in consumers:
             channel.basic_cancel(tag)
         grace = self.rabbitmq.shutdown_grace_seconds if self.worker.finish_on_shutdown else 0.0
         deadline = time.monotonic() + grace
-        while self._unfinished() and time.monotonic() < deadline:
+        while self._inflight and time.monotonic() < deadline:
             connection.process_data_events(time_limit=POLL_SECONDS)
-        for received in self._unfinished():
+        for received in self._inflight:
             self.log.warning("handing an unfinished job back to the broker", **received.context)
             received.channel.basic_reject(received.tag, requeue=True)
-            received.finished = True
+        self._inflight = []
         self._generation += 1  # late results of abandoned jobs are dropped
-
-    def _unfinished(self) -> list[_Received]:
-        return [received for received in self._inflight if not received.finished]
 
     # -- deliveries ---------------------------------------------------------
 
@@ -220,8 +222,8 @@ class Runner:
                 finally:
                     if publish_only:
                         received.backlog.release()
-                    else:
-                        received.finished = True
+                    elif received in self._inflight:  # absent once handed back at shutdown
+                        self._inflight.remove(received)
 
             try:
                 connection.add_callback_threadsafe(apply)
