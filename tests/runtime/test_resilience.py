@@ -144,3 +144,22 @@ def test_messages_survive_a_broker_restart_and_the_worker_reconnects(
         broker.send("in", {"id": "after", "do": "ack"})
         assert json.loads(broker.get("out")[1])["id"] == "after"
         broker.close()
+
+
+def test_a_cancelled_consumer_reconnects_and_redeclares(config: Config, broker: Broker) -> None:
+    """Deleting the queue under a worker cancels its consumer; it must not go quiet."""
+    with RunningWorker(ScriptedWorker(), config) as running:
+        broker.channel.queue_delete("in")
+        wait_until(lambda: running.runner.reconnects >= 1 and running.runner.connected.is_set())
+        broker.send("in", {"id": "after-delete", "do": "ack"})
+        assert json.loads(broker.get("out")[1])["id"] == "after-delete"
+
+
+def test_a_queue_declared_with_other_arguments_stops_the_worker_with_exit_1(
+    config: Config, broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broker.channel.queue_delete("in")
+    broker.channel.queue_declare("in", durable=True)  # classic, where the worker wants quorum
+    running = RunningWorker(ScriptedWorker(), config)
+    assert running.runner.run() == 1
+    assert "cannot declare the topology" in capsys.readouterr().err

@@ -60,6 +60,19 @@ class _Received:
     backlog: threading.BoundedSemaphore = attrs.field(factory=lambda: threading.BoundedSemaphore(NOTIFY_BACKLOG))
 
 
+class TopologyMismatch(Exception):
+    """The broker refused a declaration: a queue or exchange exists with other arguments."""
+
+
+class _ConsumerLost(Exception):
+    """The broker closed a consuming channel or cancelled its consumer (e.g. the
+    queue was deleted, or a delivery outlived the consumer timeout)."""
+
+
+# Failures that a new connection fixes.
+RECONNECTABLE = (*CONNECTION_ERRORS, _ConsumerLost, pika.exceptions.ChannelClosedByBroker)
+
+
 class Runner:
     """Consume `queues` with `worker` until asked to stop; reconnect when the broker goes."""
 
@@ -84,6 +97,7 @@ class Runner:
         self.log = get_logger("tickborg.runtime", worker=worker.name, identity=identity)
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._consumed = False  # whether the current connection got as far as consuming
         self.reconnects = 0
         self._generation = 0
         self._connection: pika.BlockingConnection | None = None
@@ -111,15 +125,23 @@ class Runner:
         return len(self._inflight)
 
     def run(self) -> int:
+        """Consume until asked to stop (0), or until the topology cannot be declared (1)."""
         failures = 0
         while not self._stop.is_set():
+            self._consumed = False
             try:
                 self._session()
-                failures = 0
-            except CONNECTION_ERRORS as exc:
-                self._connected.clear()
+            except TopologyMismatch as exc:
+                self.log.error(
+                    "cannot declare the topology: something exists with other arguments"
+                    " (rabbitmq.legacy_queues must match the fleet's queues)",
+                    error=str(exc),
+                )
+                return 1
+            except RECONNECTABLE as exc:
                 self._generation += 1
-                failures += 1
+                # A connection that worked resets the backoff; one that never did grows it.
+                failures = 1 if self._consumed else failures + 1
                 self.reconnects += 1
                 delay = backoff_seconds(failures, 0.5, RECONNECT_CAP_SECONDS, self.rng)
                 self.log.warning("broker connection lost; reconnecting", error=repr(exc), retry_in=round(delay, 2))
@@ -136,7 +158,10 @@ class Runner:
         self._inflight = []
         try:
             setup = connection.channel()
-            declare(setup, self.topology)
+            try:
+                declare(setup, self.topology)
+            except pika.exceptions.ChannelClosedByBroker as exc:
+                raise TopologyMismatch(str(exc)) from None
             setup.close()
             consumers = []
             for queue in self.queues:
@@ -146,9 +171,12 @@ class Runner:
                 tag = channel.basic_consume(queue, self._on_message_for(queue), auto_ack=False)
                 consumers.append((channel, tag))
             self._connected.set()
+            self._consumed = True
             self.log.info("consuming", queues=list(self.queues), prefetch=self.prefetch)
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=POLL_SECONDS)
+                if any(not channel.is_open or tag not in channel.consumer_tags for channel, tag in consumers):
+                    raise _ConsumerLost("the broker closed a channel or cancelled a consumer")
             self._drain(connection, consumers)
         finally:
             self._connected.clear()
