@@ -55,6 +55,16 @@ def properties(
     )
 
 
+def copy_properties(
+    original: pika.BasicProperties, headers: dict[str, Any], expiration: str | None = None
+) -> pika.BasicProperties:
+    """A republished copy (retry, dead letter, replay): the original's content
+    type and message id, persistent, with new headers."""
+    copy = properties(original.message_id, headers, expiration)
+    copy.content_type = original.content_type or JSON
+    return copy
+
+
 def backoff_seconds(attempt: int, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None) -> float:
     """Capped exponential backoff with full jitter: attempt 1 waits up to `base`."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))

@@ -22,7 +22,7 @@ import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 
-from tickborg.broker import CONNECTION_ERRORS, JSON, PERSISTENT, backoff_seconds, connect
+from tickborg.broker import CONNECTION_ERRORS, backoff_seconds, connect, copy_properties, properties
 from tickborg.config import RabbitMQConfig
 from tickborg.logsetup import get_logger
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
@@ -285,7 +285,7 @@ class Runner:
                         action.exchange,
                         action.routing_key,
                         action.body(),
-                        pika.BasicProperties(content_type=JSON, delivery_mode=PERSISTENT),
+                        properties(),
                         mandatory=True,
                     )
                 except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
@@ -331,13 +331,7 @@ class Runner:
             plan.exchange,
             plan.routing_key,
             body,
-            pika.BasicProperties(
-                content_type=props.content_type or JSON,
-                delivery_mode=PERSISTENT,
-                message_id=props.message_id,
-                headers=plan.headers,
-                expiration=None if plan.expiration_ms is None else str(plan.expiration_ms),
-            ),
+            copy_properties(props, plan.headers, None if plan.expiration_ms is None else str(plan.expiration_ms)),
             mandatory=True,
         )
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import pika
 
-from tickborg.broker import CONNECTION_ERRORS, JSON, PERSISTENT, connect
+from tickborg.broker import CONNECTION_ERRORS, connect, copy_properties
 from tickborg.logsetup import get_logger
 from tickborg.process import argument_parser, start
 from tickborg.runtime.retry import ATTEMPT_HEADER, DEAD_REASON_HEADER, ROUTING_KEY_HEADER
@@ -64,12 +64,7 @@ def replay(channel: Any, queue: str, limit: int | None) -> int:
             "",
             queue,
             body,
-            pika.BasicProperties(
-                content_type=props.content_type or JSON,
-                delivery_mode=PERSISTENT,
-                message_id=props.message_id,
-                headers=headers,
-            ),
+            copy_properties(props, headers),
             mandatory=True,
         )
         channel.basic_ack(method.delivery_tag)
