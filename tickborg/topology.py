@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import attrs
+import pika.exceptions
 
 from tickborg.config import Config
 
@@ -179,8 +180,20 @@ def build_topology(config: Config) -> Topology:
     )
 
 
+class TopologyMismatch(Exception):
+    """The broker refused a declaration: a queue or exchange exists with other
+    arguments (say, classic queues of a legacy fleet where quorum ones are wanted)."""
+
+
 def declare(channel: Any, topology: Topology) -> None:
     """Declare everything idempotently on a pika channel."""
+    try:
+        _declare(channel, topology)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        raise TopologyMismatch(str(exc)) from None
+
+
+def _declare(channel: Any, topology: Topology) -> None:
     for exchange in topology.exchanges:
         channel.exchange_declare(exchange.name, exchange_type=exchange.type, durable=True)
     for queue in topology.queues:

@@ -101,3 +101,15 @@ def test_topology_print_needs_no_broker(tmp_path: Path, capsys: pytest.CaptureFi
     assert tickborg(["topology", "--config", str(path), "--print"]) == 0
     out = capsys.readouterr().out
     assert "binding github-events -> mass-rebuild-check-inputs 'pull_request.#'" in out
+
+
+def test_a_queue_with_other_arguments_fails_clearly(
+    tmp_path: Path, rabbitmq_config: RabbitMQConfig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broker = Broker(rabbitmq_config)
+    broker.channel.queue_declare("build-inputs", durable=True)  # classic, as a legacy fleet has it
+    broker.close()
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(base_config_data(rabbitmq_config)))
+    assert tickborg(["topology", "--config", str(path)]) == 1
+    assert "rabbitmq.legacy_queues must match" in capsys.readouterr().err

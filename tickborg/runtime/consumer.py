@@ -35,7 +35,7 @@ from tickborg.runtime.retry import (
     plan_retry,
 )
 from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
-from tickborg.topology import Topology, declare
+from tickborg.topology import Topology, TopologyMismatch, declare
 
 # How many streamed publishes a notify worker may have outstanding before
 # `notify` blocks: the build waits for the broker rather than buffering forever.
@@ -58,10 +58,6 @@ class _Received:
     context: dict[str, Any]
     # Streamed publishes not yet applied; bounds how far a build runs ahead of the broker.
     backlog: threading.BoundedSemaphore = attrs.field(factory=lambda: threading.BoundedSemaphore(NOTIFY_BACKLOG))
-
-
-class TopologyMismatch(Exception):
-    """The broker refused a declaration: a queue or exchange exists with other arguments."""
 
 
 class _ConsumerLost(Exception):
@@ -158,10 +154,7 @@ class Runner:
         self._inflight = []
         try:
             setup = connection.channel()
-            try:
-                declare(setup, self.topology)
-            except pika.exceptions.ChannelClosedByBroker as exc:
-                raise TopologyMismatch(str(exc)) from None
+            declare(setup, self.topology)
             setup.close()
             consumers = []
             for queue in self.queues:

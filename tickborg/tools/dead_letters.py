@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 import pika
 
-from tickborg.broker import CONNECTION_ERRORS, connect, copy_properties
-from tickborg.logsetup import get_logger
+from tickborg.broker import copy_properties
 from tickborg.process import argument_parser, start
 from tickborg.runtime.retry import ATTEMPT_HEADER, DEAD_REASON_HEADER, ROUTING_KEY_HEADER
+from tickborg.tools import connect_or_report
 from tickborg.topology import RETRY_HEADER, build_topology, dead_queue
 
 # Headers describing a past failure; a replayed message starts clean.
@@ -86,11 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.action != "list" and args.queue is None:
         sys.stderr.write(f"tickborg dead-letters {args.action}: --queue is required\n")
         return 2
-    log = get_logger(__name__)
-    try:
-        connection = connect(config.rabbitmq, "tickborg dead-letters")
-    except CONNECTION_ERRORS as exc:
-        log.error("cannot reach RabbitMQ", error=repr(exc))
+    connection = connect_or_report(config.rabbitmq, "tickborg dead-letters")
+    if connection is None:
         return 1
     try:
         channel = connection.channel()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from tickborg.broker import CONNECTION_ERRORS, connect
 from tickborg.logsetup import get_logger
 from tickborg.process import argument_parser, start
-from tickborg.topology import build_topology, declare, describe
+from tickborg.tools import connect_or_report
+from tickborg.topology import TopologyMismatch, build_topology, declare, describe
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,18 +20,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write("\n".join(describe(topology)) + "\n")
         return 0
     log = get_logger(__name__)
-    try:
-        connection = connect(config.rabbitmq, "tickborg topology")
-    except CONNECTION_ERRORS as exc:
-        log.error("cannot reach RabbitMQ", host=config.rabbitmq.host, port=config.rabbitmq.port, error=repr(exc))
+    connection = connect_or_report(config.rabbitmq, "tickborg topology")
+    if connection is None:
         return 1
     try:
         declare(connection.channel(), topology)
-    except Exception as exc:  # noqa: BLE001 - e.g. PRECONDITION_FAILED: an existing queue differs
+    except TopologyMismatch as exc:
         log.error(
-            "declaring the topology failed (an existing queue with other arguments? "
-            "check rabbitmq.legacy_queues)",
-            error=repr(exc),
+            "declaring the topology failed: something exists with other arguments"
+            " (rabbitmq.legacy_queues must match the fleet's queues)",
+            error=str(exc),
         )
         return 1
     finally:
