@@ -25,14 +25,14 @@ import pika
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tickborg.broker import JSON, PERSISTENT, connection_parameters, properties  # noqa: E402
+from tickborg.broker import JSON, PERSISTENT, connection_parameters, declare, properties  # noqa: E402
 from tickborg.config import RabbitMQConfig, Secret  # noqa: E402
 from tickborg.logsetup import configure_logging  # noqa: E402
 from tickborg.messages import EvaluationJob, decode  # noqa: E402
 from tickborg.runtime.actions import Ack, Action, Publish  # noqa: E402
 from tickborg.runtime.consumer import Runner  # noqa: E402
 from tickborg.runtime.worker import SimpleWorker  # noqa: E402
-from tickborg.topology import Queue, Topology, declare, failure_paths, work_queue  # noqa: E402
+from tickborg.topology import Queue, Topology, failure_paths, work_queue  # noqa: E402
 
 IN, OUT = "bench-in", "bench-out"
 SAMPLE = json.dumps(

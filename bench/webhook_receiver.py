@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from tickborg.topology import EVALUATION_INPUTS  # noqa: E402
 from tickborg.webhook.signature import sign  # noqa: E402
 
-PAYLOAD = REPO.parent / "shared" / "fixtures" / "github" / "webhooks" / "pull_request.opened.json"
+PAYLOAD = REPO / "tests" / "fixtures" / "github" / "webhooks" / "pull_request.opened.json"
 SECRET = b"bench-secret"
 AMQP_HOST = os.environ.get("TICKBORG_BENCH_AMQP_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("TICKBORG_BENCH_AMQP_PORT", "5672"))
@@ -212,7 +212,7 @@ def main() -> int:
             log_path = args.receiver_log or Path(workdir) / "receiver.log"
             with open(log_path, "wb") as log:
                 receiver = subprocess.Popen(
-                    [sys.executable, "-m", "workers.github_webhook_receiver", "--config", str(config)],
+                    [sys.executable, "-m", "tickborg.workers.github_webhook_receiver", "--config", str(config)],
                     cwd=REPO,
                     stdout=log,
                     stderr=log,

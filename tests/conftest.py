@@ -9,13 +9,11 @@ import pytest
 
 from support import rabbit
 from support.config import base_config_data
-from support.paths import SHARED
 from tickborg.config import Config, RabbitMQConfig, Secret, parse_config
 from tickborg.logsetup import configure_logging
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    assert SHARED.is_dir(), f"shared spec material not found at {SHARED}"
     # Library code logs through structlog; give it the processes' set-up (stderr).
     configure_logging()
 

@@ -1,14 +1,14 @@
-"""Connecting to RabbitMQ: parameters from config, backoff between attempts."""
+"""Connecting to RabbitMQ: parameters from config, message properties, declaring a topology."""
 
 from __future__ import annotations
 
-import random
 import ssl
 from typing import Any
 
 import pika
 
 from tickborg.config import RabbitMQConfig
+from tickborg.topology import Topology
 
 JSON = "application/json"
 PERSISTENT = pika.DeliveryMode.Persistent
@@ -65,7 +65,25 @@ def copy_properties(
     return copy
 
 
-def backoff_seconds(attempt: int, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None) -> float:
-    """Capped exponential backoff with full jitter: attempt 1 waits up to `base`."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return (rng or random).uniform(ceiling / 2, ceiling)
+class TopologyMismatch(Exception):
+    """The broker refused a declaration: a queue or exchange exists with other
+    arguments (say, classic queues of a legacy fleet where quorum ones are wanted)."""
+
+
+def declare(channel: Any, topology: Topology) -> None:
+    """Declare everything idempotently on a pika channel (blocking or asynchronous)."""
+    try:
+        _declare(channel, topology)
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        raise TopologyMismatch(str(exc)) from None
+
+
+def _declare(channel: Any, topology: Topology) -> None:
+    for exchange in topology.exchanges:
+        channel.exchange_declare(exchange.name, exchange_type=exchange.type, durable=True)
+    for queue in topology.queues:
+        channel.queue_declare(queue.name, durable=True, arguments=queue.arguments or None)
+    for binding in topology.bindings:
+        channel.queue_bind(
+            binding.queue, binding.exchange, routing_key=binding.routing_key, arguments=binding.arguments
+        )

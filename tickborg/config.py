@@ -122,6 +122,11 @@ class Project:
 class WebhookReceiverConfig:
     listen: ListenAddress
     webhook_secret: Secret
+    # How long a request waits for the broker's confirm before answering 503;
+    # GitHub gives up on a delivery after 10 s.
+    confirm_timeout_seconds: float = 5.0
+    # How long a client may be silent while sending its request.
+    socket_timeout_seconds: float = 10.0
 
 
 @attrs.frozen
@@ -240,10 +245,12 @@ class _Section:
             raise ConfigError(self.key(name), f"must be at least {minimum}, got {value}")
         return value
 
-    def number(self, name: str, default: Any = None) -> Any:
+    def number(self, name: str, default: Any = None, positive: bool = False) -> Any:
         value = self._get(name, lambda v: _is_int(v) or isinstance(v, float), "a number", default)
         if value is not None and value < 0:
             raise ConfigError(self.key(name), f"must not be negative, got {value}")
+        if positive and value == 0:
+            raise ConfigError(self.key(name), "must be greater than 0")
         return value if value is None else float(value)
 
     def bool(self, name: str, default: Any = None) -> Any:
@@ -408,6 +415,16 @@ def _parse_projects(top: _Section) -> tuple[Project, ...]:
     return tuple(projects)
 
 
+def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
+    d = attrs.fields(WebhookReceiverConfig)
+    return WebhookReceiverConfig(
+        listen=s.listen("listen"),
+        webhook_secret=s.secret("webhook_secret_file"),
+        confirm_timeout_seconds=s.number("confirm_timeout_seconds", d.confirm_timeout_seconds.default, positive=True),
+        socket_timeout_seconds=s.number("socket_timeout_seconds", d.socket_timeout_seconds.default, positive=True),
+    )
+
+
 def _parse_builder(s: _Section) -> BuilderConfig:
     return BuilderConfig(
         systems=_systems(s.strings("systems", _REQUIRED), s.key("systems")),
@@ -454,7 +471,7 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         github_webhook_receiver=_optional(
             top,
             "github_webhook_receiver",
-            lambda s: WebhookReceiverConfig(s.listen("listen"), s.secret("webhook_secret_file")),
+            _parse_webhook_receiver,
         ),
         checkout=_optional(top, "checkout", lambda s: CheckoutConfig(Path(s.str("root", _REQUIRED)))),
         builder=_optional(top, "builder", _parse_builder),

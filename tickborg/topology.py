@@ -1,4 +1,4 @@
-"""The AMQP topology of SPEC §2 as plain data, and the one function that declares it.
+"""The AMQP topology of SPEC §2 as plain data; `tickborg.broker.declare` declares it.
 
 Names are the Rust tickborg's, so mixed fleets share queues. Two additions of
 ours carry the bounded, delayed retries of SPEC §4:
@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import attrs
-import pika.exceptions
 
 from tickborg.config import Config
 
@@ -178,30 +177,6 @@ def build_topology(config: Config) -> Topology:
         (*work_queues, unknown, *failures.queues),
         bindings + failures.bindings,
     )
-
-
-class TopologyMismatch(Exception):
-    """The broker refused a declaration: a queue or exchange exists with other
-    arguments (say, classic queues of a legacy fleet where quorum ones are wanted)."""
-
-
-def declare(channel: Any, topology: Topology) -> None:
-    """Declare everything idempotently on a pika channel."""
-    try:
-        _declare(channel, topology)
-    except pika.exceptions.ChannelClosedByBroker as exc:
-        raise TopologyMismatch(str(exc)) from None
-
-
-def _declare(channel: Any, topology: Topology) -> None:
-    for exchange in topology.exchanges:
-        channel.exchange_declare(exchange.name, exchange_type=exchange.type, durable=True)
-    for queue in topology.queues:
-        channel.queue_declare(queue.name, durable=True, arguments=queue.arguments or None)
-    for binding in topology.bindings:
-        channel.queue_bind(
-            binding.queue, binding.exchange, routing_key=binding.routing_key, arguments=binding.arguments
-        )
 
 
 def describe(topology: Topology) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import pytest
 
 from support.config import base_config_data
+from tickborg.config import parse_config
 
 
 @pytest.fixture
@@ -94,6 +95,29 @@ def test_a_section_the_process_needs_is_required(write_config: Callable[[dict[st
     done = check(write_config(base_config_data()), "--process", "github-webhook-receiver")
     assert done.returncode == 2
     assert done.stderr.strip() == "tickborg: configuration error: github_webhook_receiver: missing (this process needs it)"
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        ({"confirm_timeout_seconds": "5"}, "github_webhook_receiver.confirm_timeout_seconds: expected a number"),
+        ({"confirm_timeout_seconds": 0}, "github_webhook_receiver.confirm_timeout_seconds: must be greater than 0"),
+        ({"socket_timeout_seconds": -1}, "github_webhook_receiver.socket_timeout_seconds: must not be negative"),
+    ],
+)
+def test_receiver_timeouts_are_checked(
+    write_config: Callable[[dict[str, Any]], Path], tmp_path: Path, settings: dict[str, Any], problem: str
+) -> None:
+    secret = tmp_path / "webhook"
+    secret.write_text("s3cret")
+    secret.chmod(0o600)
+    section = {"listen": "127.0.0.1:9899", "webhook_secret_file": str(secret)}
+    valid = parse_config(base_config_data(github_webhook_receiver={**section, "socket_timeout_seconds": 2.5}))
+    assert valid.github_webhook_receiver is not None
+    assert valid.github_webhook_receiver.confirm_timeout_seconds == 5.0  # the default
+    assert valid.github_webhook_receiver.socket_timeout_seconds == 2.5
+    done = check(write_config(base_config_data(github_webhook_receiver={**section, **settings})))
+    assert done.returncode == 2 and problem in done.stderr, done.stderr
 
 
 def test_unreadable_secret_file(write_config: Callable[[dict[str, Any]], Path], tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Webhook payloads for the filter tests: GitHub's fixtures, adapted with code.
 
-Every payload starts as one of the real payloads in `fixtures/github/webhooks/`,
-moved to our repository by the fake GitHub's `load_webhook`, and is changed
+Every payload starts as one of the real payloads in `tests/fixtures/github/webhooks/`,
+moved to our repository by `support.webhooks.load_webhook`, and is changed
 here (PR number, action, comment, files), never by hand-editing a copy.
 """
 
@@ -11,7 +11,8 @@ import copy
 import json
 from typing import Any, Iterable, Mapping
 
-from tickborg.fakegithub.testing import WEBHOOKS, load_webhook
+from support.paths import WEBHOOKS
+from support.webhooks import load_webhook
 
 REPO = "tick-org/monorepo"
 PR_NUMBER = 17

@@ -22,6 +22,7 @@ from filter_payloads import PR_NUMBER, comment, pull_request, push
 from support.rabbit import free_port
 from support.runtime import Broker
 from support.config import base_config_data
+from tickborg.broker import declare
 from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.faults import Fault, bad_credentials, rate_limited, server_error
@@ -37,7 +38,6 @@ from tickborg.topology import (
     build_queue,
     build_topology,
     dead_queue,
-    declare,
 )
 
 HEAD_SHA = "c0ffee" + "0" * 34

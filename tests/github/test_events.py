@@ -1,4 +1,4 @@
-"""Webhook payloads (real ones, from fixtures/github/webhooks) become event models."""
+"""Webhook payloads (real ones, from tests/fixtures/github/webhooks) become event models."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import re
 
 import pytest
 
+from support.paths import WEBHOOKS
+from support.webhooks import load_webhook
 from tickborg.errors import DecodeError
-from tickborg.fakegithub.testing import WEBHOOKS, load_webhook
 from tickborg.github.events import (
     IssueCommentEvent,
     PullRequestEvent,

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
 import sys
-import time
-from pathlib import Path
 
 import jwt
 import pytest
 import requests
 
+from support.fake_process import start_fake_github
+from support.paths import REPO
 from tickborg.fakegithub import faults
 from tickborg.fakegithub.testing import TEST_APP_ID, TEST_INSTALLATION, TEST_REPO
 from tickborg.github.bodies import CheckRunFields
@@ -141,37 +138,12 @@ def test_the_call_record_keeps_requests_but_not_credentials(timed_fake, client_f
     assert "Authorization" not in recorded.headers
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_runs_as_a_process(tmp_path, github_app_key, clock):
     key_file = tmp_path / "app.pub"
     key_file.write_text(github_app_key.public_pem)
-    port = _free_port()
-    root = Path(__file__).resolve().parents[2]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tickborg.fakegithub", "--port", str(port), "--app-id", str(TEST_APP_ID),
-         "--public-key", str(key_file), "--repo", f"{TEST_REPO}=9"],
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process, url = start_fake_github(sys.executable, TEST_APP_ID, key_file, f"{TEST_REPO}=9", REPO)
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                response = requests.get(
-                    f"{url}/repos/{TEST_REPO}/installation", headers=DEFAULT_HEADERS, timeout=1
-                )
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline and process.poll() is None, "the fake did not start"
-                time.sleep(0.05)
+        response = requests.get(f"{url}/repos/{TEST_REPO}/installation", headers=DEFAULT_HEADERS, timeout=1)
         assert response.status_code == 401  # no JWT
         # Set up and read back through the control API, as the demo does.
         added = requests.post(
@@ -185,6 +157,6 @@ def test_runs_as_a_process(tmp_path, github_app_key, clock):
         assert requests.get(f"{url}/_fake/violations", timeout=5).json() == []
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=10)
-    assert process.returncode == 0, stderr
-    assert "fake github listening" in stderr
+        output, _ = process.communicate(timeout=10)
+    assert process.returncode == 0, output
+    assert "fake github listening" in output

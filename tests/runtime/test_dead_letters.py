@@ -14,7 +14,8 @@ from support.workers import ScriptedWorker
 from tickborg.cli import main as tickborg
 from tickborg.config import Config, RabbitMQConfig
 from tickborg.runtime.actions import Action, NackDump
-from tickborg.topology import COMMENT_INPUTS, build_topology, declare
+from tickborg.broker import declare
+from tickborg.topology import COMMENT_INPUTS, build_topology
 
 
 class PickyWorker(ScriptedWorker):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime
 import random
+import subprocess
+import sys
 
 import pytest
 
@@ -112,3 +114,14 @@ def test_dump_keeps_the_reason_and_the_original_routing_key() -> None:
     assert (plan.exchange, plan.routing_key) == (DEAD_LETTER, "in")
     assert plan.headers[DEAD_REASON_HEADER] == "decode failure: bad"
     assert plan.headers[ROUTING_KEY_HEADER] == "push.acme/x" and plan.headers["a"] == 1
+
+
+def test_retry_planning_is_pure() -> None:
+    """The retry arithmetic and planning load without pika: only the consumer touches the broker."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, tickborg.runtime.retry; print('pika' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loaded.stdout.strip() == "False", loaded.stderr

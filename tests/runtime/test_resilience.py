@@ -19,8 +19,8 @@ from support.paths import REPO
 from support.rabbit import PrivateNode
 from support.runtime import Broker, RunningWorker, runtime_topology
 from support.workers import ScriptedWorker
+from tickborg.broker import declare
 from tickborg.config import Config, RabbitMQConfig, Secret
-from tickborg.topology import declare
 
 
 def start_worker_process(config: Config, tmp_path: Path, kind: str) -> subprocess.Popen[bytes]:

@@ -1,10 +1,10 @@
-"""Paths for tests: the repository, and the shared spec material beside it."""
+"""Paths for tests: the repository and the fixtures it carries (see tests/fixtures/README.md)."""
 
 from pathlib import Path
 
-from tickborg.fakegithub.testing import SHARED, WEBHOOKS
-
 REPO = Path(__file__).resolve().parents[2]
-WIRE = SHARED / "spec" / "wire"
+FIXTURES = REPO / "tests" / "fixtures"
+WEBHOOKS = FIXTURES / "github" / "webhooks"
+WIRE = FIXTURES / "wire"
 
-__all__ = ["REPO", "SHARED", "WEBHOOKS", "WIRE"]
+__all__ = ["FIXTURES", "REPO", "WEBHOOKS", "WIRE"]

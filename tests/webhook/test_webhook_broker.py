@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from support.paths import WEBHOOKS
@@ -50,9 +50,11 @@ def with_repository(payload: dict, full_name: str) -> dict:
 
 
 @pytest.fixture
-def config_for(make_config: Callable[..., Config], tmp_path: Path) -> Callable[[RabbitMQConfig], Config]:
-    def config(rabbitmq: RabbitMQConfig) -> Config:
-        return make_config(rabbitmq=rabbitmq, github_webhook_receiver=receiver_section(tmp_path, free_port()))
+def config_for(make_config: Callable[..., Config], tmp_path: Path) -> Callable[..., Config]:
+    def config(rabbitmq: RabbitMQConfig, **receiver: Any) -> Config:
+        return make_config(
+            rabbitmq=rabbitmq, github_webhook_receiver=receiver_section(tmp_path, free_port(), **receiver)
+        )
 
     return config
 
@@ -205,7 +207,7 @@ def test_concurrent_clients_all_confirmed_and_a_slow_client_stalls_nobody(
     clients, per_client = 16, 25
     body = PULL_REQUEST.read_bytes()
     # A long socket timeout: were the slow client able to stall others, it would show.
-    with running(config_for(rabbitmq_config), socket_timeout=60) as receiver:
+    with running(config_for(rabbitmq_config, socket_timeout_seconds=60)) as receiver:
         slow = socket.create_connection(receiver.address)
         slow_head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nX-GitHub-Event: pull_request\r\n"
         slow.sendall(slow_head.encode())  # headers unfinished: its thread waits on this client

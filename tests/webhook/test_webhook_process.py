@@ -22,7 +22,7 @@ from tickborg.topology import EVALUATION_INPUTS
 from tickborg.webhook.signature import sign
 
 BODY = (WEBHOOKS / "pull_request.synchronize.json").read_bytes()
-MODULE = [sys.executable, "-m", "workers.github_webhook_receiver"]
+MODULE = [sys.executable, "-m", "tickborg.workers.github_webhook_receiver"]
 CLI = [sys.executable, "-m", "tickborg.cli", "github-webhook-receiver"]
 
 

@@ -30,8 +30,8 @@ def write_secret(directory: Path) -> Path:
     return path
 
 
-def receiver_section(directory: Path, port: int) -> dict[str, str]:
-    return {"listen": f"127.0.0.1:{port}", "webhook_secret_file": str(write_secret(directory))}
+def receiver_section(directory: Path, port: int, **settings: Any) -> dict[str, Any]:
+    return {"listen": f"127.0.0.1:{port}", "webhook_secret_file": str(write_secret(directory)), **settings}
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
@@ -43,9 +43,9 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, what: str =
 
 
 @contextmanager
-def running(config: Config, **build_options: Any) -> Iterator[Receiver]:
+def running(config: Config) -> Iterator[Receiver]:
     """A receiver serving in this process, its broker channel up."""
-    receiver = build(config, **build_options)
+    receiver = build(config)
     receiver.start()
     try:
         wait_until(lambda: receiver.publisher.ready, what="receiver ready")

@@ -19,11 +19,6 @@ from tickborg.logsetup import configure_logging, get_logger
 
 log = get_logger("tickborg.fakegithub")
 
-# Where the checkout keeps GitHub's API description: the sibling `shared/` of the repo root.
-DEFAULT_API_DESCRIPTION = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "github" / "openapi-subset.json"
-)
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tickborg.fakegithub", description=__doc__)
@@ -32,7 +27,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--app-id", type=int, required=True)
     parser.add_argument("--public-key", type=Path, required=True, help="the App's public key (PEM)")
     parser.add_argument(
-        "--openapi", type=Path, default=None, help="API description to check requests against"
+        "--openapi",
+        type=Path,
+        default=None,
+        help="API description to check requests against (default: the one shipped with tickborg)",
     )
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds")
     parser.add_argument("--bot-login", default="tickbot[bot]")
@@ -53,14 +51,11 @@ def _stop(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging()
-    found = DEFAULT_API_DESCRIPTION if DEFAULT_API_DESCRIPTION.is_file() else None
-    description_path = args.openapi or found
-    if description_path is None:
-        log.warning("no API description found: requests are not checked")
+    description = ApiDescription.packaged() if args.openapi is None else ApiDescription.load(args.openapi)
     fake = FakeGitHub(
         app_id=args.app_id,
         public_key_pem=args.public_key.read_text(encoding="utf-8"),
-        api_description=None if description_path is None else ApiDescription.load(description_path),
+        api_description=description,
         token_lifetime=args.token_lifetime,
         bot_login=args.bot_login,
     )

@@ -10,6 +10,7 @@ not dereferenced works as well as the dereferenced subset tickborg ships with.
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,6 +24,7 @@ from tickborg.fakegithub.routing import PathTemplate
 _DOC_URI = "urn:tickborg:github-api"
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _JSON = "application/json"
+PACKAGED = "data/openapi-subset.json"
 
 
 def _pointer(*parts: str) -> str:
@@ -119,6 +121,12 @@ class ApiDescription:
     @classmethod
     def load(cls, path: Path) -> ApiDescription:
         return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    @classmethod
+    def packaged(cls) -> ApiDescription:
+        """The subset of GitHub's description shipped as package data (see data/README.md)."""
+        text = resources.files("tickborg.fakegithub").joinpath(PACKAGED).read_text(encoding="utf-8")
+        return cls(json.loads(text))
 
     def _follow(self, node: Mapping[str, Any], pointer: str) -> tuple[Mapping[str, Any], str]:
         """A parameter or request body followed through `$ref`s, with its JSON pointer."""

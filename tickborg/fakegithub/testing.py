@@ -1,4 +1,4 @@
-"""pytest fixtures for tests that talk to the fake GitHub, and webhook payload loading.
+"""pytest fixtures for tests that talk to the fake GitHub.
 
 Reuse them from any test directory's conftest.py:
 
@@ -13,10 +13,7 @@ request departed from GitHub's API description.
 
 from __future__ import annotations
 
-import copy
-import json
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -27,43 +24,9 @@ from tickborg.fakegithub.keys import AppKeyPair, generate_app_key
 from tickborg.fakegithub.server import FakeGitHub
 from tickborg.github.client import GitHubClient
 
-# The repository root's sibling `shared/` holds GitHub's API description and webhook payloads.
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
-API_DESCRIPTION = SHARED / "fixtures" / "github" / "openapi-subset.json"
-WEBHOOKS = SHARED / "fixtures" / "github" / "webhooks"
-
 TEST_APP_ID = 4242
 TEST_REPO = "tick-org/monorepo"
 TEST_INSTALLATION = 77
-
-
-def load_webhook(
-    name: str, full_name: str | None = None, clone_url: str | None = None
-) -> dict[str, Any]:
-    """A payload from fixtures/github/webhooks (`name` without .json), moved to another repository.
-
-    Adapting by code, not by editing copies, keeps the real payloads untouched
-    (SPEC §15). `clone_url` defaults to GitHub's URL for `full_name`.
-    """
-    payload = json.loads((WEBHOOKS / f"{name}.json").read_text(encoding="utf-8"))
-    if full_name is None:
-        return payload
-    return retarget(payload, full_name, clone_url)
-
-
-def retarget(payload: dict[str, Any], full_name: str, clone_url: str | None = None) -> dict[str, Any]:
-    """A copy of `payload` whose repository (and the PR's head/base repositories) is `full_name`."""
-    owner, _, name = full_name.partition("/")
-    adapted = copy.deepcopy(payload)
-    repos = [adapted.get("repository")]
-    pull = adapted.get("pull_request") or {}
-    repos += [pull.get("head", {}).get("repo"), pull.get("base", {}).get("repo")]
-    for repo in filter(None, repos):
-        repo["name"], repo["full_name"] = name, full_name
-        repo["owner"]["login"] = owner
-        repo["html_url"] = f"https://github.com/{full_name}"
-        repo["clone_url"] = clone_url or f"https://github.com/{full_name}.git"
-    return adapted
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +36,7 @@ def github_app_key() -> AppKeyPair:
 
 @pytest.fixture(scope="session")
 def github_api_description() -> ApiDescription:
-    return ApiDescription.load(API_DESCRIPTION)
+    return ApiDescription.packaged()
 
 
 @pytest.fixture

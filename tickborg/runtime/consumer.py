@@ -22,7 +22,8 @@ import pika
 import structlog
 from pika.adapters.blocking_connection import BlockingChannel
 
-from tickborg.broker import CONNECTION_ERRORS, backoff_seconds, connect, copy_properties, properties
+from tickborg.backoff import backoff_seconds
+from tickborg.broker import CONNECTION_ERRORS, TopologyMismatch, connect, copy_properties, declare, properties
 from tickborg.config import RabbitMQConfig
 from tickborg.logsetup import get_logger
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
@@ -35,7 +36,7 @@ from tickborg.runtime.retry import (
     plan_retry,
 )
 from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
-from tickborg.topology import Topology, TopologyMismatch, declare
+from tickborg.topology import Topology
 
 # How many streamed publishes a notify worker may have outstanding before
 # `notify` blocks: the build waits for the broker rather than buffering forever.

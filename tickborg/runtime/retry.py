@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from tickborg.broker import backoff_seconds
+from tickborg.backoff import backoff_seconds
 from tickborg.runtime.actions import NackDump, NackRequeue
 from tickborg.topology import DEAD_LETTER, RETRY_DELAYS, RETRY_HEADER, retry_queue
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
+from tickborg.broker import TopologyMismatch, declare
 from tickborg.logsetup import get_logger
 from tickborg.process import argument_parser, start
 from tickborg.tools import connect_or_report
-from tickborg.topology import TopologyMismatch, build_topology, declare, describe
+from tickborg.topology import build_topology, describe
 
 
 def main(argv: Sequence[str] | None = None) -> int:

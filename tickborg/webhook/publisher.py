@@ -26,10 +26,11 @@ import pika.exceptions
 import pika.frame
 import pika.spec
 
-from tickborg.broker import backoff_seconds, connection_parameters, properties
+from tickborg.backoff import backoff_seconds
+from tickborg.broker import connection_parameters, declare, properties
 from tickborg.config import RabbitMQConfig
 from tickborg.logsetup import get_logger
-from tickborg.topology import Topology, declare
+from tickborg.topology import Topology
 
 RECONNECT_CAP_SECONDS = 30.0
 

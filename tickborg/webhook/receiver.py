@@ -23,8 +23,6 @@ SECTION = "github_webhook_receiver"
 # The exchange and the queues bound to it, so no delivery is dropped for want
 # of a binding even before the filters have started.
 INPUT_QUEUES = (EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, UNKNOWN_EVENTS)
-CONFIRM_TIMEOUT_SECONDS = 5.0  # GitHub gives up after 10 s
-SOCKET_TIMEOUT_SECONDS = 10.0
 
 _log = get_logger(__name__)
 
@@ -55,11 +53,7 @@ class Receiver:
         self.publisher.stop()
 
 
-def build(
-    config: Config,
-    confirm_timeout: float = CONFIRM_TIMEOUT_SECONDS,
-    socket_timeout: float = SOCKET_TIMEOUT_SECONDS,
-) -> Receiver:
+def build(config: Config) -> Receiver:
     """The receiver for `config`, not yet started (ConfigError if its section is missing)."""
     section: WebhookReceiverConfig = config.require(SECTION)
     topology = build_topology(config).select(INPUT_QUEUES)
@@ -68,8 +62,8 @@ def build(
         section.listen,
         section.webhook_secret.value.encode(),
         publisher,
-        confirm_timeout=confirm_timeout,
-        socket_timeout=socket_timeout,
+        confirm_timeout=section.confirm_timeout_seconds,
+        socket_timeout=section.socket_timeout_seconds,
     )
     return Receiver(server, publisher)
 
