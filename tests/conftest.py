@@ -18,6 +18,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     configure_logging()
 
 
+# Fixtures that reach a broker; a test using one (directly or through another
+# fixture) carries the matching marker, so `-m "not broker"` runs without one.
+BROKER_FIXTURES = {"shared_broker": "broker", "private_node": "private_broker"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in BROKER_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+
+
 @pytest.fixture(scope="session")
 def shared_broker() -> None:
     rabbit.check_shared_broker()

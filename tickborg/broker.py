@@ -42,25 +42,20 @@ def connect(config: RabbitMQConfig, name: str = "tickborg") -> pika.BlockingConn
     return pika.BlockingConnection(connection_parameters(config, name))
 
 
-def properties(
-    message_id: str | None = None, headers: dict[str, Any] | None = None, expiration: str | None = None
-) -> pika.BasicProperties:
+def properties(message_id: str | None = None, headers: dict[str, Any] | None = None) -> pika.BasicProperties:
     """Every tickborg message is persistent JSON (SPEC §2)."""
     return pika.BasicProperties(
         content_type=JSON,
         delivery_mode=PERSISTENT,
         message_id=message_id,
         headers=headers,
-        expiration=expiration,
     )
 
 
-def copy_properties(
-    original: pika.BasicProperties, headers: dict[str, Any], expiration: str | None = None
-) -> pika.BasicProperties:
+def copy_properties(original: pika.BasicProperties, headers: dict[str, Any]) -> pika.BasicProperties:
     """A republished copy (retry, dead letter, replay): the original's content
     type and message id, persistent, with new headers."""
-    copy = properties(original.message_id, headers, expiration)
+    copy = properties(original.message_id, headers)
     copy.content_type = original.content_type or JSON
     return copy
 

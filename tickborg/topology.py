@@ -3,8 +3,8 @@
 Names are the Rust tickborg's, so mixed fleets share queues. Two additions of
 ours carry the bounded, delayed retries of SPEC §4:
 
-- `tickborg-retry.{N}s` delay queues (N = 1, 2, 4 … 4096): a retried message
-  waits there until its per-message expiration, then is dead-lettered to
+- `tickborg-retry.{N}s` delay queues (N = 1, 2, 3, 4, 6, 8 … 4096): a retried
+  message waits there for the queue's TTL of N s, then is dead-lettered to
 - `tickborg-retry`, a headers exchange that routes it back to its work queue
   by the `tickborg-retry-queue` header. (Headers, not a routing key: queue
   names may contain dots, and a header match needs no escaping.)
@@ -36,7 +36,11 @@ BUILD_RESULTS_QUEUE = "build-results"
 BUILD_LOGS = "build-logs"
 STATS_EVENTS = "stats-events"
 
-RETRY_DELAYS = tuple(2**n for n in range(13))  # 1 s … 4096 s (covers a rate-limit reset)
+# Each delay queue holds one delay (its queue TTL; no per-message TTL, which
+# expires only at a queue's head), so messages leave a level in the order they
+# entered it. Steps of 1.5× keep the jitter of the backoff: 1, 2, 3, 4, 6, 8, 12
+# … 3072, 4096 s (the last covers a rate-limit reset).
+RETRY_DELAYS = tuple(sorted({2**n for n in range(13)} | {3 * 2**n for n in range(11)}))
 UNKNOWN_MAX_LENGTH = 10_000
 UNKNOWN_TTL_MS = 7 * 24 * 3600 * 1000
 BUILD_LOGS_MAX_LENGTH = 5_000_000

@@ -58,6 +58,8 @@ def test_undecodable_message_is_dead_lettered_and_the_worker_carries_on(config: 
 
 def test_always_failing_handler_is_retried_with_growing_delays_then_dead_lettered(config: Config, broker: Broker) -> None:
     worker = ScriptedWorker()
+    # A 1 s base: delays of 1, then 2, then 2-4 s, each its own delay queue.
+    config = attrs.evolve(config, rabbitmq=attrs.evolve(config.rabbitmq, retry_base_seconds=1.0))
     with RunningWorker(worker, config):
         broker.send("in", {"id": "doomed", "do": "fail"})
         props, _ = broker.get("in.dead", timeout=30)
@@ -111,3 +113,16 @@ def test_log_lines_carry_worker_queue_tag_and_job_context(
     assert dead["worker"] == "scripted" and dead["identity"] == "test-node"
     assert dead["queue"] == "in" and isinstance(dead["delivery_tag"], int)
     assert dead["request_id"] == "ctx-1" and dead["reason"] == "told to dump"
+
+
+def test_a_shorter_retry_is_not_held_behind_a_longer_one(config: Config, broker: Broker) -> None:
+    """Each delay queue has one delay: a 4–5 s retry queued after a 7–8 s one comes back first."""
+    with RunningWorker(ScriptedWorker(), config):
+        broker.send("in", {"id": "long", "do": "retry-once", "after": 7})
+        time.sleep(0.3)  # queued behind "long" if the two shared a delay queue
+        broker.send("in", {"id": "short", "do": "retry-once", "after": 4.2})
+        sent = time.time()
+        first = json.loads(broker.get("out", timeout=20)[1])
+        second = json.loads(broker.get("out", timeout=20)[1])
+    assert (first["id"], second["id"]) == ("short", "long")
+    assert first["at"] - sent < 6.6  # its own delay level (6 s), not the long one's

@@ -14,15 +14,17 @@ from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 from tickborg.runtime.retry import (
     ATTEMPT_HEADER,
     DEAD_REASON_HEADER,
+    DELIVERY_COUNT_HEADER,
     ROUTING_KEY_HEADER,
     RetryPolicy,
     attempt_of,
+    broker_redeliveries,
     original_routing_key,
     plan_dump,
     plan_retry,
 )
 from tickborg.runtime.worker import Delivery, decide, ensure_verdict, run_notify
-from tickborg.topology import DEAD_LETTER, RETRY_HEADER, retry_queue
+from tickborg.topology import DEAD_LETTER, RETRY_DELAYS, RETRY_HEADER, retry_queue
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -85,9 +87,10 @@ def test_retries_grow_then_dead_letter_after_the_last_attempt() -> None:
         plan = plan_retry("in", "rk", headers, NackRequeue("boom"), policy, NOW, rng)
         assert plan.exchange == "" and plan.headers[ATTEMPT_HEADER] == attempt + 1
         assert plan.headers[RETRY_HEADER] == "in" and plan.headers["x-custom"] == "kept"
-        assert plan.expiration_ms is not None
-        assert plan.routing_key == retry_queue(next(d for d in (1, 2, 4, 8, 16) if d * 1000 >= plan.expiration_ms))
-        delays.append(plan.expiration_ms)
+        assert plan.delay_seconds in RETRY_DELAYS and plan.routing_key == retry_queue(plan.delay_seconds)
+        # The level is the delay: full jitter puts it between half the ceiling and the ceiling's level.
+        assert 2 ** (attempt - 1) / 2 <= plan.delay_seconds <= 2 ** (attempt - 1)
+        delays.append(plan.delay_seconds)
         headers = plan.headers
     assert delays == sorted(delays) and delays[-1] > delays[0] * 4
     final = plan_retry("in", "rk", headers, NackRequeue("boom"), policy, NOW, rng)
@@ -98,15 +101,34 @@ def test_retries_grow_then_dead_letter_after_the_last_attempt() -> None:
 def test_backoff_is_capped() -> None:
     policy = RetryPolicy(max_attempts=100, base_seconds=1.0, cap_seconds=300.0)
     plan = plan_retry("in", "rk", {ATTEMPT_HEADER: 40}, NackRequeue(), policy, NOW, random.Random(1))
-    assert plan.expiration_ms is not None and 150_000 <= plan.expiration_ms <= 300_000
+    assert plan.delay_seconds is not None and 150 <= plan.delay_seconds <= 384  # the level holding the cap
 
 
 def test_rate_limit_reset_time_is_never_beaten() -> None:
     policy = RetryPolicy(max_attempts=10, base_seconds=1.0, cap_seconds=300.0)
     reset = NOW.timestamp() + 900
     plan = plan_retry("in", "rk", None, NackRequeue("rate limited", not_before=reset), policy, NOW, random.Random(1))
-    assert plan.expiration_ms is not None and plan.expiration_ms >= 900_000
-    assert plan.routing_key == retry_queue(1024)
+    assert plan.delay_seconds == 1024 and plan.routing_key == retry_queue(1024)
+
+
+def test_broker_redeliveries_count_as_attempts() -> None:
+    assert broker_redeliveries(None, redelivered=False) == 0
+    assert broker_redeliveries(None, redelivered=True) == 1  # a classic queue only says it happened
+    assert broker_redeliveries({DELIVERY_COUNT_HEADER: 3}, redelivered=True) == 3  # a quorum queue counts
+    assert attempt_of({ATTEMPT_HEADER: 2}, redeliveries=3) == 5
+    policy = RetryPolicy(max_attempts=5)
+    plan = plan_retry("in", "rk", {ATTEMPT_HEADER: 2, DELIVERY_COUNT_HEADER: 1}, NackRequeue(), policy, NOW, None, 1)
+    # The copy is new to the broker: it carries our counter, not the broker's.
+    assert plan.headers[ATTEMPT_HEADER] == 4 and DELIVERY_COUNT_HEADER not in plan.headers
+    dead = plan_retry("in", "rk", {ATTEMPT_HEADER: 2}, NackRequeue("boom"), policy, NOW, None, 3)
+    assert dead.exchange == DEAD_LETTER and "gave up after 5 attempts" in dead.headers[DEAD_REASON_HEADER]
+
+
+def test_delay_levels_are_exact_and_fine_enough_for_jitter() -> None:
+    """Each level has one TTL, so order within a level is order of expiry; steps are at most 1.5x."""
+    assert RETRY_DELAYS[0] == 1 and RETRY_DELAYS[-1] >= 3600
+    assert all(later <= 2 * earlier for earlier, later in zip(RETRY_DELAYS, RETRY_DELAYS[1:]))
+    assert all(later / earlier <= 1.5 for earlier, later in zip(RETRY_DELAYS[1:], RETRY_DELAYS[2:]))
 
 
 def test_dump_keeps_the_reason_and_the_original_routing_key() -> None:

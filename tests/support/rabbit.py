@@ -124,5 +124,15 @@ class PrivateNode:
         self.stop()
         self.start()
 
+    def ctl(self, *args: str) -> str:
+        """rabbitmqctl against this node, with its cookie.
+
+        Without the node's RABBITMQ_DIST_PORT: the CLI would listen on that
+        port + 10000, beyond 65535 for most free ports.
+        """
+        env = {key: value for key, value in self.env.items() if key != "RABBITMQ_DIST_PORT"}
+        cookie = (self.base / ".erlang.cookie").read_text()
+        return ctl("--erlang-cookie", cookie, *args, node=self.name, env=env)
+
     def parameters(self) -> pika.ConnectionParameters:
         return pika.ConnectionParameters("127.0.0.1", self.port, connection_attempts=1)

@@ -53,15 +53,26 @@ class Broker:
         if self.connection.is_open:
             self.connection.close()
 
+    def __enter__(self) -> Broker:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.close()
+
 
 class RunningWorker:
     """A Runner in a background thread of the test process."""
 
     def __init__(
-        self, worker: AnyWorker, config: Config, queues: tuple[str, ...] = ("in",), topology: Topology | None = None
+        self,
+        worker: AnyWorker,
+        config: Config,
+        queues: tuple[str, ...] = ("in",),
+        topology: Topology | None = None,
+        prefetch: int = 1,
     ) -> None:
         topology = topology or runtime_topology(config)
-        self.runner = Runner(worker, queues, config.rabbitmq, topology, config.identity)
+        self.runner = Runner(worker, queues, config.rabbitmq, topology, config.identity, prefetch)
         self.thread = threading.Thread(target=self.runner.run, daemon=True)
 
     def __enter__(self) -> RunningWorker:

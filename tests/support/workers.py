@@ -6,7 +6,13 @@ A message is JSON `{"id": ..., "do": ...}`:
 - `fail`: raise every time;
 - `fail-twice`: raise on the first two deliveries of this id, then behave like `ack`;
 - `sleep`: sleep `seconds`, then like `ack`;
-- `publish-then-sleep`: publish to `out` at once (notify worker), sleep, then Ack.
+- `publish-to`: publish to the exchange `exchange` (say, one that does not exist), then Ack;
+- `retry-once`: NackRequeue not before `after` seconds from now on its first
+  delivery, then like `ack`.
+
+The streaming (notify) worker takes any message: it publishes to each
+`[exchange, routing_key]` of `to` (default: the `out` queue), waits `seconds`
+on its first run of an id (0 on later ones) unless cancelled, then Acks.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import time
 from typing import Any
 
 from tickborg.errors import DecodeError
-from tickborg.runtime.actions import Ack, Action, NackDump, Publish
+from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 from tickborg.runtime.worker import Notify, NotifyWorker, SimpleWorker
 
 OUT = "out"
@@ -60,6 +66,10 @@ class ScriptedWorker(SimpleWorker[dict[str, Any]]):
             raise RuntimeError(f"scripted failure #{seen}")
         if do == "sleep":
             time.sleep(float(job["seconds"]))
+        if do == "publish-to":
+            return [Publish(job["exchange"], "rk", b"{}"), Ack()]
+        if do == "retry-once" and seen == 1:
+            return [NackRequeue("later", not_before=time.time() + float(job["after"]))]
         return [done(job), Ack()]
 
     def log_context(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -69,10 +79,23 @@ class ScriptedWorker(SimpleWorker[dict[str, Any]]):
 class StreamingWorker(NotifyWorker[dict[str, Any]]):
     name = "streaming"
 
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.cancelled: list[str] = []  # ids of runs that saw `notify.cancelled`
+        self.lock = threading.Lock()
+
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> dict[str, Any]:
         return decode_command(body)
 
     def handle(self, job: dict[str, Any], notify: Notify) -> None:
-        notify(done(job))
-        time.sleep(float(job.get("seconds", 0)))
+        with self.lock:
+            first = job["id"] not in self.calls
+            self.calls.append(job["id"])
+        for exchange, routing_key in job.get("to", [["", OUT]]):
+            notify(Publish(exchange, routing_key, done(job).message))
+        seconds = float(job.get("seconds", 0)) if first else 0.0
+        if seconds and notify.cancelled.wait(seconds):
+            with self.lock:
+                self.cancelled.append(job["id"])
+            return  # the runtime takes no more of this job's actions
         notify(Ack())

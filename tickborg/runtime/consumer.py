@@ -6,6 +6,11 @@ their actions back with `add_callback_threadsafe`, so heartbeats keep flowing
 while a build runs for hours. Every action carries the connection generation
 it was taken under: after a reconnect, a late ack for a delivery tag of the old
 channel is dropped (the broker redelivers that message anyway).
+
+A delivery is settled (acked, or rejected back to the broker) exactly once.
+Once it is, or once it is abandoned (a lost connection, a shutdown hand-back),
+its job's later actions are dropped and its `cancelled` event tells the job
+to stop.
 """
 
 from __future__ import annotations
@@ -31,10 +36,12 @@ from tickborg.runtime.retry import (
     Republish,
     RetryPolicy,
     attempt_of,
+    broker_redeliveries,
     original_routing_key,
     plan_dump,
     plan_retry,
 )
+from tickborg.runtime.unsettled import Unsettled, fingerprint
 from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
 from tickborg.topology import Topology
 
@@ -57,8 +64,18 @@ class _Received:
     # Bound to every log line about it: worker, identity, queue, delivery tag,
     # and the job's repo / pr / request_id once decoded.
     context: dict[str, Any]
+    # How often the broker handed this message out before: counted as attempts.
+    redeliveries: int = 0
     # Streamed publishes not yet applied; bounds how far a build runs ahead of the broker.
     backlog: threading.BoundedSemaphore = attrs.field(factory=lambda: threading.BoundedSemaphore(NOTIFY_BACKLOG))
+    # Set once the runtime takes no more of this job's actions; the job sees it as `notify.cancelled`.
+    cancelled: threading.Event = attrs.field(factory=threading.Event)
+    # Acked or rejected already (touched on the connection's thread only).
+    settled: bool = False
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.delivery.queue, self.delivery.body, self.props.headers)
 
 
 class _ConsumerLost(Exception):
@@ -68,6 +85,8 @@ class _ConsumerLost(Exception):
 
 # Failures that a new connection fixes.
 RECONNECTABLE = (*CONNECTION_ERRORS, _ConsumerLost, pika.exceptions.ChannelClosedByBroker)
+# A publish the broker did not take: the delivery's verdict becomes a retry.
+REFUSED = (pika.exceptions.UnroutableError, pika.exceptions.NackError)
 
 
 class Runner:
@@ -100,6 +119,7 @@ class Runner:
         self._connection: pika.BlockingConnection | None = None
         # Deliveries handled in job threads; touched only on the connection's thread.
         self._inflight: list[_Received] = []
+        self._unsettled = Unsettled()
 
     # -- control ---------------------------------------------------------
 
@@ -152,7 +172,6 @@ class Runner:
         connection = connect(self.rabbitmq, f"tickborg {self.worker.name} {self.identity}")
         self._connection = connection
         self._generation += 1
-        self._inflight = []
         try:
             setup = connection.channel()
             declare(setup, self.topology)
@@ -174,6 +193,7 @@ class Runner:
             self._drain(connection, consumers)
         finally:
             self._connected.clear()
+            self._abandon_inflight()
             if connection.is_open:
                 try:
                     connection.close()
@@ -185,30 +205,55 @@ class Runner:
         self.log.info("stopping: no new messages", in_flight=len(self._inflight))
         for channel, tag in consumers:
             channel.basic_cancel(tag)
+        # Results that job threads handed over already are applied whatever the
+        # grace, so a finished job is never handed back to run again.
+        connection.process_data_events(time_limit=0)
         grace = self.rabbitmq.shutdown_grace_seconds if self.worker.finish_on_shutdown else 0.0
         deadline = time.monotonic() + grace
         while self._inflight and time.monotonic() < deadline:
             connection.process_data_events(time_limit=POLL_SECONDS)
-        for received in self._inflight:
+        for received in list(self._inflight):
             self.log.warning("handing an unfinished job back to the broker", **received.context)
+            self._finish(received)
             received.channel.basic_reject(received.tag, requeue=True)
-        self._inflight = []
         self._generation += 1  # late results of abandoned jobs are dropped
+
+    def _abandon_inflight(self) -> None:
+        """The connection is going: its jobs' deliveries go back to the broker with it."""
+        for received in self._inflight:
+            received.cancelled.set()
+        self._inflight = []
+
+    def _finish(self, received: _Received) -> None:
+        """No more actions for this delivery: it was settled, or given up to the broker."""
+        received.settled = True
+        received.cancelled.set()
+        if received in self._inflight:
+            self._inflight.remove(received)
 
     # -- deliveries ---------------------------------------------------------
 
     def _on_message_for(self, queue: str) -> Callable[..., None]:
         def on_message(channel: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes) -> None:
+            if self._stop.is_set():
+                return  # stopping: left unacked, the broker hands it to another consumer
             headers = props.headers or {}
+            redeliveries = broker_redeliveries(headers, method.redelivered)
             delivery = Delivery(
                 queue=queue,
                 routing_key=original_routing_key(headers, method.routing_key),
                 content_type=props.content_type,
                 body=body,
-                attempt=attempt_of(headers),
+                attempt=attempt_of(headers, redeliveries),
             )
             context = {"worker": self.worker.name, "identity": self.identity, "queue": queue, "delivery_tag": method.delivery_tag}
-            received = _Received(channel, method.delivery_tag, props, delivery, self._generation, context)
+            received = _Received(channel, method.delivery_tag, props, delivery, self._generation, context, redeliveries)
+            owed = self._unsettled.take(received.fingerprint) if method.redelivered else None
+            if owed is not None:
+                with structlog.contextvars.bound_contextvars(**received.context):
+                    self.log.warning("settling a redelivery with the verdict its channel died before taking")
+                    self._settle(received, owed)
+                return
             if not self.worker.long_running:
                 job, dumped = self._decode(received)
                 with structlog.contextvars.bound_contextvars(**received.context):
@@ -232,9 +277,11 @@ class Runner:
         assert connection is not None
 
         def send(actions: list[Action], publish_only: bool) -> None:
+            if received.cancelled.is_set():
+                return
             if publish_only:
                 while not received.backlog.acquire(timeout=1.0):
-                    if received.generation != self._generation:
+                    if received.cancelled.is_set():
                         return
 
             def apply() -> None:
@@ -244,8 +291,6 @@ class Runner:
                 finally:
                     if publish_only:
                         received.backlog.release()
-                    elif received in self._inflight:  # absent once handed back at shutdown
-                        self._inflight.remove(received)
 
             try:
                 connection.add_callback_threadsafe(apply)
@@ -258,7 +303,7 @@ class Runner:
                 if dumped:
                     send(dumped, False)
                 elif isinstance(self.worker, NotifyWorker):
-                    run_notify(self.worker, job, lambda a: send([a], isinstance(a, Publish)))
+                    run_notify(self.worker, job, lambda a: send([a], isinstance(a, Publish)), received.cancelled)
                 else:
                     send(run_simple(self.worker, job), False)
         except Exception:  # noqa: BLE001 - never let a job thread die silently
@@ -268,33 +313,45 @@ class Runner:
     # -- applying actions (connection thread only) ----------------------------
 
     def _apply(self, received: _Received, actions: list[Action]) -> None:
-        channel = received.channel
-        if received.generation != self._generation or not channel.is_open:
+        if received.settled:
+            self.log.debug("delivery settled already; its job's later actions are dropped", actions=len(actions))
+            return
+        if received.generation != self._generation or not received.channel.is_open:
             self.log.warning("channel gone; dropping actions, the broker redelivers")
+            received.cancelled.set()
             return
-        for action in actions:
-            if isinstance(action, Publish):
-                try:
-                    channel.basic_publish(
-                        action.exchange,
-                        action.routing_key,
-                        action.body(),
-                        properties(),
-                        mandatory=True,
-                    )
-                except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
-                    self.log.error("publish not confirmed", exchange=action.exchange, routing_key=action.routing_key, error=repr(exc))
-                    action = NackRequeue(f"publish to {action.exchange!r}/{action.routing_key!r} failed: {exc!r}")
-                else:
-                    continue
-            self._settle(received, action)
-            return
+        try:
+            for action in actions:
+                verdict = self._publish(received.channel, action) if isinstance(action, Publish) else action
+                if verdict is not None:
+                    self._settle(received, verdict)
+                    return
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            # The job's own publish closed the channel (say, a missing exchange):
+            # the delivery went back to the broker with it. Its redelivery takes
+            # this verdict at once, so it counts as one failed attempt, not a loop.
+            self.log.error("a publish closed the channel; the redelivery will be retried", error=repr(exc))
+            self._unsettled.remember(received.fingerprint, NackRequeue(f"the broker closed the channel: {exc}"))
+            self._finish(received)
+
+    def _publish(self, channel: BlockingChannel, action: Publish) -> NackRequeue | None:
+        """Publish and wait for the confirm; a refused publish makes the delivery's verdict a retry."""
+        try:
+            channel.basic_publish(action.exchange, action.routing_key, action.body(), properties(), mandatory=True)
+        except REFUSED as exc:
+            self.log.error("publish not confirmed", exchange=action.exchange, routing_key=action.routing_key, error=repr(exc))
+            return NackRequeue(f"publish to {action.exchange!r}/{action.routing_key!r} failed: {exc!r}")
+        return None
 
     def _settle(self, received: _Received, verdict: Action) -> None:
         channel, tag, props, delivery = received.channel, received.tag, received.props, received.delivery
+        self._finish(received)
         now = datetime.datetime.now(datetime.timezone.utc)
         if isinstance(verdict, NackRequeue):
-            plan = plan_retry(delivery.queue, delivery.routing_key, props.headers, verdict, self.policy, now, self.rng)
+            plan = plan_retry(
+                delivery.queue, delivery.routing_key, props.headers, verdict, self.policy, now, self.rng,
+                received.redeliveries,
+            )
         elif isinstance(verdict, NackDump):
             plan = plan_dump(delivery.queue, delivery.routing_key, props.headers, verdict, now)
         else:
@@ -304,7 +361,7 @@ class Runner:
             return
         try:
             self._republish(channel, plan, props, delivery.body)
-        except (pika.exceptions.UnroutableError, pika.exceptions.NackError) as exc:
+        except REFUSED as exc:
             # Could not park the copy: leave the original with the broker instead.
             self.log.error("could not republish; requeueing at the broker", error=repr(exc))
             channel.basic_reject(tag, requeue=True)
@@ -313,21 +370,10 @@ class Runner:
         if plan.exchange:
             self.log.warning("dead-lettered", dead_queue=f"{delivery.queue}.dead", reason=_reason(verdict))
         else:
-            self.log.warning(
-                "retry scheduled",
-                attempt=delivery.attempt,
-                retry_in=round((plan.expiration_ms or 0) / 1000, 2),
-                reason=_reason(verdict),
-            )
+            self.log.warning("retry scheduled", attempt=delivery.attempt, retry_in=plan.delay_seconds, reason=_reason(verdict))
 
     def _republish(self, channel: BlockingChannel, plan: Republish, props: pika.BasicProperties, body: bytes) -> None:
-        channel.basic_publish(
-            plan.exchange,
-            plan.routing_key,
-            body,
-            copy_properties(props, plan.headers, None if plan.expiration_ms is None else str(plan.expiration_ms)),
-            mandatory=True,
-        )
+        channel.basic_publish(plan.exchange, plan.routing_key, body, copy_properties(props, plan.headers), mandatory=True)
 
 
 def _reason(verdict: Action) -> str:

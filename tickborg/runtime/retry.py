@@ -4,6 +4,10 @@ A NackRequeue never goes back to the head of its queue (that is the hot loop
 of a GitHub outage). Instead the runtime publishes a copy, carrying an attempt
 counter, to a delay queue whose expiry routes it back to its work queue, and
 acks the original. After `max_attempts` the message goes to `{queue}.dead`.
+
+Attempts count the broker's redeliveries too (a consumer that crashed, or a
+channel the job's own publish closed), so a message that keeps killing its
+consumer also ends in `{queue}.dead`, on classic queues as on quorum ones.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ ERROR_HEADER = "tickborg-last-error"
 DEAD_REASON_HEADER = "tickborg-dead-reason"
 DEAD_QUEUE_HEADER = "tickborg-dead-queue"
 DEAD_AT_HEADER = "tickborg-dead-at"
+# Set by a quorum queue on a redelivery: how often it was returned before.
+DELIVERY_COUNT_HEADER = "x-delivery-count"
 MAX_REASON = 1000
 
 
@@ -41,12 +47,22 @@ class Republish:
     exchange: str
     routing_key: str
     headers: dict[str, Any]
-    expiration_ms: int | None = None
+    delay_seconds: int | None = None  # a retry: the delay queue's TTL
 
 
-def attempt_of(headers: dict[str, Any] | None) -> int:
+def broker_redeliveries(headers: dict[str, Any] | None, redelivered: bool) -> int:
+    """How often the broker handed this copy out before: a quorum queue counts;
+    a classic queue only says whether it did."""
+    count = (headers or {}).get(DELIVERY_COUNT_HEADER)
+    if isinstance(count, int) and count >= 0:
+        return count
+    return 1 if redelivered else 0
+
+
+def attempt_of(headers: dict[str, Any] | None, redeliveries: int = 0) -> int:
+    """This delivery's attempt: the retry counter we carry plus the broker's redeliveries."""
     value = (headers or {}).get(ATTEMPT_HEADER)
-    return value if isinstance(value, int) and value >= 1 else 1
+    return (value if isinstance(value, int) and value >= 1 else 1) + redeliveries
 
 
 def original_routing_key(headers: dict[str, Any] | None, delivered_with: str) -> str:
@@ -90,24 +106,29 @@ def plan_retry(
     policy: RetryPolicy,
     now: datetime.datetime,
     rng: random.Random | None = None,
+    redeliveries: int = 0,
 ) -> Republish:
-    """The delay-queue copy for a NackRequeue, or its dead letter once attempts run out."""
-    attempt = attempt_of(headers)
+    """The delay-queue copy for a NackRequeue, or its dead letter once attempts run out.
+
+    The copy waits in the shortest delay queue that is at least the backoff.
+    """
+    attempt = attempt_of(headers, redeliveries)
     if attempt >= policy.max_attempts:
         return dead_letter(queue, routing_key, headers, f"gave up after {attempt} attempts: {nack.reason}", now)
     delay = delay_for(attempt, policy, nack.not_before, now.timestamp(), rng)
     level = next(d for d in RETRY_DELAYS if d >= delay)
+    carried = {k: v for k, v in (headers or {}).items() if k != DELIVERY_COUNT_HEADER}  # the copy is new to the broker
     return Republish(
         "",
         retry_queue(level),
         {
-            **(headers or {}),
+            **carried,
             ATTEMPT_HEADER: attempt + 1,
             RETRY_HEADER: queue,
             ROUTING_KEY_HEADER: routing_key,
             ERROR_HEADER: _truncate(nack.reason),
         },
-        expiration_ms=max(1, int(delay * 1000)),
+        delay_seconds=level,
     )
 
 

@@ -7,7 +7,7 @@ A worker never touches pika. It has
 - for a *notify* worker (long jobs that stream output, like the builder),
   `handle(job, notify)`: it calls `notify(Publish(...))` as often as it likes
   and ends by calling `notify` with exactly one verdict (Ack, NackRequeue or
-  NackDump).
+  NackDump). `notify.cancelled` tells it when to give up early.
 
 Each worker module states its ack policy as one table (a `Case` enum mapped to
 a verdict) so the policy can be read in one place and tested row by row.
@@ -15,6 +15,7 @@ a verdict) so the policy can be read in one place and tested row by row.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Generic, Mapping, TypeVar
 
 import attrs
@@ -24,7 +25,24 @@ from tickborg.logsetup import get_logger
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue
 
 J = TypeVar("J")
-Notify = Callable[[Action], None]
+Send = Callable[[Action], None]
+
+
+@attrs.frozen
+class Notify:
+    """What a notify worker's `handle` gets: call it with each action.
+
+    `cancelled` is set once the runtime takes no more of this job's actions:
+    its delivery was settled early (a streamed publish failed), or handed back
+    (a lost connection, a shutdown). Later actions are dropped; a job should
+    check it and stop (the builder kills its process group).
+    """
+
+    send: Send
+    cancelled: threading.Event = attrs.field(factory=threading.Event)
+
+    def __call__(self, action: Action) -> None:
+        self.send(action)
 
 
 @attrs.frozen
@@ -110,8 +128,8 @@ def run_simple(worker: SimpleWorker[Any], job: Any) -> list[Action]:
     return ensure_verdict(actions)
 
 
-def run_notify(worker: NotifyWorker[Any], job: Any, notify: Notify) -> None:
-    """handle(job, notify), guaranteeing `notify` sees exactly one verdict, last."""
+def run_notify(worker: NotifyWorker[Any], job: Any, send: Send, cancelled: threading.Event | None = None) -> None:
+    """handle(job, notify), guaranteeing `send` sees exactly one verdict, last."""
     verdicts: list[Action] = []
 
     def guarded(action: Action) -> None:
@@ -120,14 +138,16 @@ def run_notify(worker: NotifyWorker[Any], job: Any, notify: Notify) -> None:
             return
         if is_verdict(action):
             verdicts.append(action)
-        notify(action)
+        send(action)
 
+    notify = Notify(guarded, cancelled or threading.Event())
     try:
-        worker.handle(job, guarded)
+        worker.handle(job, notify)
     except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
         if not verdicts:
             guarded(_crashed(exc))
-    if not verdicts:
+    # A cancelled job may stop without a verdict: the runtime takes none from it.
+    if not verdicts and not notify.cancelled.is_set():
         guarded(NackRequeue("worker bug: handle ended without a verdict"))
 
 
