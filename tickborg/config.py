@@ -125,8 +125,21 @@ class WebhookReceiverConfig:
     # How long a request waits for the broker's confirm before answering 503;
     # GitHub gives up on a delivery after 10 s.
     confirm_timeout_seconds: float = 5.0
-    # How long a client may be silent while sending its request.
+    # How long a client may be silent while sending its request, or idle
+    # between requests on a kept-alive connection.
     socket_timeout_seconds: float = 10.0
+    # How long a request (headers and body) may take to arrive in all, so a
+    # client trickling bytes cannot hold a connection for long.
+    request_deadline_seconds: float = 10.0
+    # Connections served at once (a thread each); more are answered 503.
+    max_connections: int = 128
+    # Bytes of request bodies held before their signature is checked, across
+    # all connections; a body that does not fit is answered 503 (larger than
+    # the whole budget: 413). Four of GitHub's largest (25 MiB) payloads.
+    max_unverified_body_bytes: int = 100 * 1024 * 1024
+    # Publishes the broker has not confirmed yet; beyond it requests are
+    # answered 503 at once and /health is 503.
+    max_unconfirmed_publishes: int = 256
 
 
 @attrs.frozen
@@ -422,6 +435,12 @@ def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
         webhook_secret=s.secret("webhook_secret_file"),
         confirm_timeout_seconds=s.number("confirm_timeout_seconds", d.confirm_timeout_seconds.default, positive=True),
         socket_timeout_seconds=s.number("socket_timeout_seconds", d.socket_timeout_seconds.default, positive=True),
+        request_deadline_seconds=s.number(
+            "request_deadline_seconds", d.request_deadline_seconds.default, positive=True
+        ),
+        max_connections=s.int("max_connections", d.max_connections.default, minimum=1),
+        max_unverified_body_bytes=s.int("max_unverified_body_bytes", d.max_unverified_body_bytes.default, minimum=1),
+        max_unconfirmed_publishes=s.int("max_unconfirmed_publishes", d.max_unconfirmed_publishes.default, minimum=1),
     )
 
 

@@ -103,6 +103,11 @@ def test_a_section_the_process_needs_is_required(write_config: Callable[[dict[st
         ({"confirm_timeout_seconds": "5"}, "github_webhook_receiver.confirm_timeout_seconds: expected a number"),
         ({"confirm_timeout_seconds": 0}, "github_webhook_receiver.confirm_timeout_seconds: must be greater than 0"),
         ({"socket_timeout_seconds": -1}, "github_webhook_receiver.socket_timeout_seconds: must not be negative"),
+        ({"request_deadline_seconds": 0}, "github_webhook_receiver.request_deadline_seconds: must be greater than 0"),
+        ({"max_connections": 0}, "github_webhook_receiver.max_connections: must be at least 1"),
+        ({"max_connections": 1.5}, "github_webhook_receiver.max_connections: expected an integer"),
+        ({"max_unverified_body_bytes": 0}, "github_webhook_receiver.max_unverified_body_bytes: must be at least 1"),
+        ({"max_unconfirmed_publishes": -3}, "github_webhook_receiver.max_unconfirmed_publishes: must be at least 1"),
     ],
 )
 def test_receiver_timeouts_are_checked(
@@ -112,10 +117,13 @@ def test_receiver_timeouts_are_checked(
     secret.write_text("s3cret")
     secret.chmod(0o600)
     section = {"listen": "127.0.0.1:9899", "webhook_secret_file": str(secret)}
-    valid = parse_config(base_config_data(github_webhook_receiver={**section, "socket_timeout_seconds": 2.5}))
+    valid = parse_config(
+        base_config_data(github_webhook_receiver={**section, "socket_timeout_seconds": 2.5, "max_connections": 7})
+    )
     assert valid.github_webhook_receiver is not None
     assert valid.github_webhook_receiver.confirm_timeout_seconds == 5.0  # the default
     assert valid.github_webhook_receiver.socket_timeout_seconds == 2.5
+    assert valid.github_webhook_receiver.max_connections == 7
     done = check(write_config(base_config_data(github_webhook_receiver={**section, **settings})))
     assert done.returncode == 2 and problem in done.stderr, done.stderr
 

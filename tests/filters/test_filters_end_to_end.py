@@ -40,6 +40,8 @@ from tickborg.topology import (
     dead_queue,
 )
 
+pytestmark = pytest.mark.broker
+
 HEAD_SHA = "c0ffee" + "0" * 34
 PULL_PATH = f"/repos/{TEST_REPO}/pulls/{PR_NUMBER}"
 GARBAGE = b"\xff not a webhook"

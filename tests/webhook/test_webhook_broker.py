@@ -11,11 +11,11 @@ from typing import Any, Callable, Iterator
 
 import pytest
 from support.paths import WEBHOOKS
-from support.rabbit import PrivateNode, free_port
+from support.rabbit import free_port
 from support.runtime import Broker
 from webhook_helpers import SECRET, Client, Received, drain, raw_request, receiver_section, running, wait_until
 
-from tickborg.config import Config, RabbitMQConfig, Secret
+from tickborg.config import Config, RabbitMQConfig
 from tickborg.topology import COMMENT_INPUTS, EVALUATION_INPUTS, GITHUB_EVENTS, PUSH_INPUTS, UNKNOWN_EVENTS
 from tickborg.webhook.receiver import Receiver, build
 from tickborg.webhook.signature import sign
@@ -262,31 +262,3 @@ def test_a_refused_declaration_keeps_it_unhealthy_until_resolved(
     finally:
         receiver.stop()
     assert ids(drain(broker.channel, EVALUATION_INPUTS)) == ["resolved"]
-
-
-@pytest.mark.private_broker
-def test_broker_outage_is_503_and_the_receiver_reconnects(
-    config_for: Callable[[RabbitMQConfig], Config], private_node: PrivateNode
-) -> None:
-    rabbitmq = RabbitMQConfig(
-        port=private_node.port, password=Secret("guest", "test"), retry_base_seconds=0.2, retry_cap_seconds=1.0
-    )
-    body = PULL_REQUEST.read_bytes()
-    with running(config_for(rabbitmq)) as receiver:
-        client = Client(receiver.address)
-        assert client.post(body, delivery="before").status_code == 200
-
-        private_node.stop()
-        wait_until(lambda: client.health() == 503, timeout=10, what="health 503")
-        started = time.monotonic()
-        during = client.post(body, delivery="during")
-        assert during.status_code == 503 and time.monotonic() - started < 1.0
-
-        private_node.start()
-        wait_until(lambda: client.health() == 200, timeout=20, what="health 200 again")
-        assert client.post(body, delivery="after").status_code == 200
-        client.close()
-
-    reader = Broker(rabbitmq)
-    assert ids(drain(reader.channel, EVALUATION_INPUTS)) == ["before", "after"]
-    reader.close()

@@ -13,7 +13,7 @@ from support.paths import WEBHOOKS
 from support.rabbit import free_port
 from webhook_helpers import SECRET, Client, wait_until
 
-from tickborg.config import ListenAddress
+from tickborg.config import ListenAddress, Secret, WebhookReceiverConfig
 from tickborg.webhook.publisher import Message, Unavailable
 from tickborg.webhook.server import WebhookServer
 from tickborg.webhook.signature import sign
@@ -42,9 +42,14 @@ class StandInPublisher:
 
 class Serving:
     def __init__(self, publisher: StandInPublisher, confirm_timeout: float) -> None:
-        self.server = WebhookServer(
-            ListenAddress("127.0.0.1", free_port()), SECRET, publisher, confirm_timeout, socket_timeout=30
+        settings = WebhookReceiverConfig(
+            ListenAddress("127.0.0.1", free_port()),
+            Secret(SECRET.decode(), "test"),
+            confirm_timeout_seconds=confirm_timeout,
+            socket_timeout_seconds=30,
+            request_deadline_seconds=30,
         )
+        self.server = WebhookServer(settings, publisher)
         self.server.listen()
         self.thread = threading.Thread(target=self.server.serve_forever)
         self.thread.start()
@@ -109,9 +114,16 @@ def test_stop_ends_idle_keep_alive_connections_at_once(serve: Callable[..., Serv
     assert serving.stop() < 2  # not the 30 s socket timeout
 
 
-def test_stop_lets_an_in_flight_request_finish(serve: Callable[..., Serving]) -> None:
-    publisher = StandInPublisher(answer=lambda future: None)  # confirmed by the test, later
+def test_stop_answers_the_request_in_flight_and_closes_trickling_clients_at_once(
+    serve: Callable[..., Serving],
+) -> None:
+    publisher = StandInPublisher(answer=lambda future: None)  # confirmed by the test, during the stop
     serving = serve(publisher)
+    trickling = []
+    for partial in (b"POST / HTT", b"POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n{"):
+        for _ in range(5):
+            trickling.append(socket.create_connection(serving.address))
+            trickling[-1].sendall(partial)
     client = Client(serving.address)
     responses = []
     request = threading.Thread(target=lambda: responses.append(client.post(BODY)))
@@ -119,18 +131,24 @@ def test_stop_lets_an_in_flight_request_finish(serve: Callable[..., Serving]) ->
     wait_until(lambda: publisher.pending, what="request in flight")
 
     stopping = threading.Thread(target=serving.stop)
+    started = time.monotonic()
     stopping.start()
-    time.sleep(0.7)  # longer than the accept loop's poll: the listener is closed by now
-    with pytest.raises(OSError):
-        socket.create_connection(serving.address, timeout=1).close()
-    assert stopping.is_alive()  # still waiting for the request
-
-    publisher.pending[0].set_result(None)
+    try:
+        time.sleep(0.7)  # longer than the accept loop's poll: the listener is closed by now
+        with pytest.raises(OSError):
+            socket.create_connection(serving.address, timeout=1).close()
+        assert stopping.is_alive()  # still waiting for the request
+        publisher.pending[0].set_result(None)
+        stopping.join(2)
+        took = time.monotonic() - started
+        assert not stopping.is_alive(), "stop waits for the trickling clients"
+    finally:
+        for sock in trickling:
+            sock.close()
+        stopping.join()
     request.join(5)
-    stopping.join(5)
-    assert not stopping.is_alive()
-    assert responses[0].status_code == 200
-    assert responses[0].headers["Connection"] == "close"
+    assert took < 2
+    assert (responses[0].status_code, responses[0].headers["Connection"]) == (200, "close")
 
 
 def test_signature_is_checked_over_http(serve: Callable[..., Serving]) -> None:

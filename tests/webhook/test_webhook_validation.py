@@ -74,6 +74,14 @@ def test_content_length(values: list[str], transfer_encoding: str | None, expect
         assert result == expected
 
 
+def test_content_length_beyond_a_smaller_limit_is_413() -> None:
+    assert content_length(["1000"], None, limit=1000) == 1000
+    assert content_length(["1001"], None, limit=1000) == Rejected(413, "body larger than 1000 bytes")
+    assert content_length([str(MAX_BODY_BYTES + 1)], None, limit=MAX_BODY_BYTES * 2) == Rejected(
+        413, f"body larger than {MAX_BODY_BYTES} bytes"
+    )
+
+
 def test_a_signed_json_delivery_is_accepted_with_its_routing_key() -> None:
     assert deliver() == Accepted("pull_request.acme/site.github.io", "pull_request", "acme/site.github.io", "d-1")
 

@@ -10,13 +10,18 @@ requests share round trips instead of each waiting for its own.
 
 While the broker is unreachable, blocked or still being set up, `submit`
 raises `Unavailable` at once, so a request is answered 503 quickly; a lost
-connection fails every unconfirmed future the same way. The thread reconnects
-with capped, jittered backoff and redeclares the topology each time.
+connection fails every unconfirmed future the same way. A broker can also keep
+its connection and withhold confirms (a quorum queue without its majority, a
+stalled node): at most `max_unconfirmed` publishes wait for their confirms,
+and while that many do, or none has been confirmed for `confirm_overdue`
+seconds, `submit` refuses at once and `ready` (/health) is False. The thread
+reconnects with capped, jittered backoff and redeclares the topology each time.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
@@ -101,12 +106,22 @@ class Confirmations:
 class Publisher:
     """Publishes to one exchange with confirms, from a thread of its own."""
 
-    def __init__(self, rabbitmq: RabbitMQConfig, topology: Topology, exchange: str, name: str) -> None:
+    def __init__(
+        self,
+        rabbitmq: RabbitMQConfig,
+        topology: Topology,
+        exchange: str,
+        name: str,
+        max_unconfirmed: int,
+        confirm_overdue: float,
+    ) -> None:
         self._parameters = connection_parameters(rabbitmq, name)
         self._topology = topology
         self._exchange = exchange
         self._retry_base = rabbitmq.retry_base_seconds
         self._retry_cap = min(rabbitmq.retry_cap_seconds, RECONNECT_CAP_SECONDS)
+        self._max_unconfirmed = max_unconfirmed
+        self._confirm_overdue = confirm_overdue
         self._log = get_logger(__name__, exchange=exchange, broker=f"{rabbitmq.host}:{rabbitmq.port}")
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="webhook-publisher", daemon=True)
@@ -117,6 +132,8 @@ class Publisher:
         self._blocked = False
         self._outbox: list[_Queued] = []
         self._wake_pending = False
+        self._unconfirmed = 0  # submitted, neither confirmed nor failed yet
+        self._progress_at: float | None = None  # last confirm (or first submit) while some are unconfirmed
         # The I/O thread's own:
         self._confirms = Confirmations()
         self._became_ready = False
@@ -124,7 +141,8 @@ class Publisher:
     @property
     def ready(self) -> bool:
         """True while messages can be published (what /health reports)."""
-        return self._channel is not None and not self._blocked
+        with self._lock:
+            return self._refusal() is None
 
     def start(self) -> None:
         self._thread.start()
@@ -133,14 +151,37 @@ class Publisher:
         """Queue `message`; the future completes when the broker confirms it."""
         future: Future[None] = Future()
         with self._lock:
-            if not self.ready or self._connection is None:
-                raise Unavailable("broker not connected")
+            refusal = self._refusal()
+            if refusal is not None:
+                raise Unavailable(refusal)
+            assert self._connection is not None  # as _refusal saw
+            if self._unconfirmed == 0:
+                self._progress_at = time.monotonic()
+            self._unconfirmed += 1
+            future.add_done_callback(self._settled)  # not done yet: runs later, on the thread settling it
             self._outbox.append(_Queued(message, future))
             # One wake-up per batch: the I/O loop takes the whole outbox at once.
             if not self._wake_pending:
                 self._wake_pending = True
                 self._connection.ioloop.add_callback_threadsafe(self._flush)
         return future
+
+    def _refusal(self) -> str | None:
+        """Why no message can be taken now, or None; under the lock."""
+        if self._channel is None or self._connection is None:
+            return "broker not connected"
+        if self._blocked:
+            return "broker blocked publishing"
+        if self._unconfirmed >= self._max_unconfirmed:
+            return f"{self._unconfirmed} publishes wait for the broker's confirm"
+        if self._progress_at is not None and time.monotonic() - self._progress_at > self._confirm_overdue:
+            return "broker confirms overdue"
+        return None
+
+    def _settled(self, _future: Future[None]) -> None:
+        with self._lock:
+            self._unconfirmed -= 1
+            self._progress_at = time.monotonic() if self._unconfirmed else None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Close the connection (failing whatever is unconfirmed) and end the thread."""

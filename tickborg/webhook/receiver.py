@@ -57,14 +57,16 @@ def build(config: Config) -> Receiver:
     """The receiver for `config`, not yet started (ConfigError if its section is missing)."""
     section: WebhookReceiverConfig = config.require(SECTION)
     topology = build_topology(config).select(INPUT_QUEUES)
-    publisher = Publisher(config.rabbitmq, topology, GITHUB_EVENTS, name=f"tickborg {NAME} {config.identity}")
-    server = WebhookServer(
-        section.listen,
-        section.webhook_secret.value.encode(),
-        publisher,
-        confirm_timeout=section.confirm_timeout_seconds,
-        socket_timeout=section.socket_timeout_seconds,
+    publisher = Publisher(
+        config.rabbitmq,
+        topology,
+        GITHUB_EVENTS,
+        name=f"tickborg {NAME} {config.identity}",
+        max_unconfirmed=section.max_unconfirmed_publishes,
+        # A confirm later than a request would wait for it: the broker is not confirming.
+        confirm_overdue=section.confirm_timeout_seconds,
     )
+    server = WebhookServer(section, publisher)
     return Receiver(server, publisher)
 
 

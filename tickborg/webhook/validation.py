@@ -61,8 +61,13 @@ def allowed_methods(path: str) -> str:
     return "GET, HEAD, POST" if urlsplit(path).path == HEALTH_PATH else "POST"
 
 
-def content_length(values: Sequence[str], transfer_encoding: str | None) -> int | Rejected:
-    """The body's length from the Content-Length header(s), or why it cannot be read."""
+def content_length(
+    values: Sequence[str], transfer_encoding: str | None, limit: int = MAX_BODY_BYTES
+) -> int | Rejected:
+    """The body's length from the Content-Length header(s), or why it cannot be read.
+
+    `limit` is the most the receiver would ever hold (at most GitHub's cap).
+    """
     if transfer_encoding is not None:
         # GitHub always sends Content-Length; a chunked body could not be bounded before reading.
         return Rejected(411, "Transfer-Encoding is not supported, send Content-Length")
@@ -72,8 +77,9 @@ def content_length(values: Sequence[str], transfer_encoding: str | None) -> int 
     if len(distinct) != 1 or _CONTENT_LENGTH.fullmatch(next(iter(distinct))) is None:
         return Rejected(400, "invalid Content-Length")
     length = int(next(iter(distinct)))
-    if length > MAX_BODY_BYTES:
-        return Rejected(413, f"body larger than {MAX_BODY_BYTES} bytes")
+    most = min(limit, MAX_BODY_BYTES)
+    if length > most:
+        return Rejected(413, f"body larger than {most} bytes")
     return length
 
 
