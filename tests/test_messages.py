@@ -362,3 +362,14 @@ def test_push_example_matches_for_push() -> None:
     assert decoded.push is not None
     built = BuildJob.for_push(decoded.repo, decoded.push, decoded.attrs, request_id=decoded.request_id)
     assert built == decoded
+
+
+def test_build_log_start_may_name_its_job_for_the_status_reporter() -> None:
+    """The announce copy carries repo/pr/push; the plain log copy stays the Rust shape."""
+    plain = example("build-log-start.json")
+    assert BuildLogStart.from_json(plain).repo is None and "repo" not in BuildLogStart.from_json(plain).to_json()
+    job = example("build-job.push.json")
+    announced = {**plain, "repo": job["repo"], "pr": job["pr"], "push": job["push"]}
+    start = BuildLogStart.from_json(announced)
+    assert start.repo is not None and start.pr is not None and start.push is not None
+    assert start.to_json() == announced

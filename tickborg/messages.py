@@ -487,11 +487,18 @@ class BuildResult(_Message):
 
 @attrs.frozen
 class BuildLogStart(_Message):
+    """A build began. `repo`, `pr` and `push` are ours, optional, and left out when
+    absent: they let the status reporter find the build's check run when a builder
+    announces the start to `statusreport` (Rust readers ignore unknown keys)."""
+
     system: str
     identity: str
     attempt_id: str
     attempted_attrs: tuple[str, ...] | None
     skipped_attrs: tuple[str, ...] | None
+    repo: Repo | None = None
+    pr: Pr | None = None
+    push: PushTrigger | None = None
 
     @classmethod
     def _read(cls, value: Any, path: str) -> BuildLogStart:
@@ -502,16 +509,22 @@ class BuildLogStart(_Message):
             attempt_id=f.get("attempt_id", _str),
             attempted_attrs=f.opt("attempted_attrs", _strs),
             skipped_attrs=f.opt("skipped_attrs", _strs),
+            repo=f.opt("repo", Repo._read),
+            pr=f.opt("pr", Pr._read),
+            push=f.opt("push", PushTrigger._read),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        value = {
             "system": self.system,
             "identity": self.identity,
             "attempt_id": self.attempt_id,
             "attempted_attrs": _list_or_null(self.attempted_attrs),
             "skipped_attrs": _list_or_null(self.skipped_attrs),
         }
+        for name, part in (("repo", self.repo), ("pr", self.pr), ("push", self.push)):
+            _with_optional(value, name, part)
+        return value
 
 
 @attrs.frozen
