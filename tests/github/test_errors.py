@@ -70,6 +70,12 @@ def test_other_422_is_an_error(client, timed_fake):
     assert type(error) is Error and (error.status, "Validation Failed" in error.message) == (422, True)
 
 
+def test_an_error_keeps_the_start_of_the_response_body(client, timed_fake):
+    timed_fake.fail(faults.error(422, "Validation Failed"), path=PULLS)
+    error = get_pr(client)
+    assert '"message": "Validation Failed"' in error.body and "documentation_url" in error.body
+
+
 def test_primary_rate_limit_carries_the_reset_time(client, timed_fake, clock):
     timed_fake.fail(faults.rate_limited(status=403, reset_in=1800), path=PULLS)
     error = get_pr(client)

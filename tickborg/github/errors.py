@@ -29,6 +29,7 @@ SECONDARY_RATE_LIMIT_SECONDS = 60.0
 _SECONDARY_MARKERS = ("secondary rate limit", "abuse detection")
 _MISSING_SHA_PREFIX = "No commit found for SHA"
 _MAX_MESSAGE = 300
+_MAX_BODY = 2000
 # Network trouble that another attempt may not meet. A body that is not JSON
 # comes from a proxy or a GitHub hiccup, not from a request we got wrong.
 _TRANSIENT = (
@@ -44,10 +45,13 @@ class CommitStatusError(Exception):
 
     retryable: ClassVar[bool] = False
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        # The start of the error response's body (redacted): a 422's `errors` say
+        # which field GitHub refused, which `message` alone does not.
+        self.body = body
 
 
 class ExpiredCreds(CommitStatusError):
@@ -65,8 +69,8 @@ class RateLimited(CommitStatusError):
 
     retryable = True
 
-    def __init__(self, message: str, status: int | None, reset_at: float) -> None:
-        super().__init__(message, status)
+    def __init__(self, message: str, status: int | None, reset_at: float, body: str = "") -> None:
+        super().__init__(message, status, body)
         self.reset_at = reset_at
 
 
@@ -103,16 +107,17 @@ def _classify_response(response: requests.Response, now: float) -> CommitStatusE
     status = response.status_code
     message = response_message(response)
     text = f"{describe_call(response.request)}: {status} {message}"
+    body = redact_text(response.text.strip())[:_MAX_BODY]
     if status == 401:
-        return ExpiredCreds(text, status)
+        return ExpiredCreds(text, status, body)
     if status == 422 and message.startswith(_MISSING_SHA_PREFIX):
-        return MissingSha(text, status)
+        return MissingSha(text, status, body)
     reset_at = rate_limit_reset(response, message, now)
     if reset_at is not None:
-        return RateLimited(f"{text} (reset at {reset_at:.0f})", status, reset_at)
+        return RateLimited(f"{text} (reset at {reset_at:.0f})", status, reset_at, body)
     if 500 <= status <= 599:
-        return InternalError(text, status)
-    return Error(text, status)
+        return InternalError(text, status, body)
+    return Error(text, status, body)
 
 
 def rate_limit_reset(response: requests.Response, message: str, now: float) -> float | None:
