@@ -13,6 +13,7 @@ from typing import Generic, Mapping, TypeVar
 
 import attrs
 
+from tickborg.github.errors import CommitStatusError, ExpiredCreds, InternalError, MissingSha, RateLimited
 from tickborg.logsetup import get_logger
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 
@@ -38,6 +39,28 @@ class Decision(Generic[C]):
     reason: str = ""
     # For a retry: not before this time (epoch seconds), e.g. a rate-limit reset.
     not_before: float | None = None
+
+
+@attrs.frozen
+class GitHubCases(Generic[C]):
+    """A table's rows for a failed GitHub call, one per variant of `tickborg.github.errors`."""
+
+    expired_creds: C
+    internal_error: C
+    rate_limited: C
+    missing_sha: C
+    error: C  # any other failure (403, 404, an invalid 422, ...)
+
+    def decide(self, exc: CommitStatusError) -> Decision[C]:
+        if isinstance(exc, RateLimited):
+            return Decision(self.rate_limited, reason=exc.message, not_before=exc.reset_at)
+        if isinstance(exc, ExpiredCreds):
+            return Decision(self.expired_creds, reason=exc.message)
+        if isinstance(exc, InternalError):
+            return Decision(self.internal_error, reason=exc.message)
+        if isinstance(exc, MissingSha):
+            return Decision(self.missing_sha, reason=exc.message)
+        return Decision(self.error, reason=exc.message)
 
 
 def enact(policy: Mapping[C, Verdict], *decisions: Decision[C]) -> list[Action]:
