@@ -1,0 +1,84 @@
+"""The status reporter's worker: each message's runs, read from GitHub, moved forward."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping, Protocol
+
+from tickborg.filters.policy import Decision, enact
+from tickborg.github.bodies import CheckRunFields
+from tickborg.github.errors import CommitStatusError
+from tickborg.github.models import CheckRun
+from tickborg.logsetup import get_logger
+from tickborg.messages import BuildLogStart, QueuedBuildJobs
+from tickborg.reporter.inputs import Incoming, decode_incoming
+from tickborg.reporter.policy import POLICY, Case, github_failure, triage
+from tickborg.reporter.progress import Create, Leave, Report, plan
+from tickborg.reporter.runs import LogLinks
+from tickborg.runtime.actions import Action
+from tickborg.runtime.worker import SimpleWorker
+
+log = get_logger(__name__)
+
+
+class CheckRuns(Protocol):
+    """The check-run calls the reporter makes (`GitHubClient` provides them)."""
+
+    def list_check_runs(self, repo: str, ref: str, check_name: str | None = None) -> list[CheckRun]: ...
+
+    def create_check_run(self, repo: str, name: str, head_sha: str, fields: CheckRunFields) -> CheckRun: ...
+
+    def update_check_run(self, repo: str, check_run_id: int, fields: CheckRunFields) -> CheckRun: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class StatusReporter(SimpleWorker[Incoming]):
+    name = "github-comment-poster"
+    # Each message costs GitHub calls that, with timeouts, pacing and a token
+    # refresh, can outlast the heartbeat interval: run them off the connection's thread.
+    long_running = True
+
+    def __init__(self, github: CheckRuns, links: LogLinks, now: Callable[[], datetime] = utc_now) -> None:
+        self.github = github
+        self.links = links
+        self.now = now
+
+    def decode(self, routing_key: str, content_type: str | None, body: bytes) -> Incoming:
+        return decode_incoming(body)
+
+    def handle(self, job: Incoming) -> list[Action]:
+        return enact(POLICY, self.decide(job))
+
+    def decide(self, job: Incoming) -> Decision[Case]:
+        case, reports = triage(job, self.links, self.now())
+        try:
+            done = [self.post(report) for report in reports]
+        except CommitStatusError as exc:
+            return github_failure(exc)
+        return Decision(case, reason="; ".join(done) or "no check run to write")
+
+    def post(self, report: Report) -> str:
+        """Bring the newest run of the report's name on its commit up to the report."""
+        run = report.run
+        found = self.github.list_check_runs(run.repo, run.head_sha, check_name=run.name)
+        existing = max(found, key=lambda r: r.id, default=None)
+        step = plan(report, existing)
+        if isinstance(step, Leave):
+            return f"{run.name}: left as it is, {step.reason}"
+        if isinstance(step, Create):
+            created = self.github.create_check_run(run.repo, run.name, run.head_sha, report.fields)
+            return f"{run.name}: created run {created.id} {created.status}"
+        updated = self.github.update_check_run(run.repo, step.run_id, step.fields)
+        return f"{run.name}: run {updated.id} now {updated.status}"
+
+    def log_context(self, job: Incoming) -> Mapping[str, Any]:
+        if isinstance(job, BuildLogStart):
+            context: dict[str, Any] = {"attempt_id": job.attempt_id, "system": job.system}
+            if job.repo is not None and job.pr is not None:
+                context.update(repo=job.repo.full_name, pr=job.pr.number)
+            return context
+        build = job.job if isinstance(job, QueuedBuildJobs) else job
+        return {"repo": build.repo.full_name, "pr": build.pr.number, "request_id": build.request_id}

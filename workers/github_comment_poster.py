@@ -1,0 +1,24 @@
+"""`tickborg github-comment-poster`: build progress from `build-results` → GitHub check runs."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from tickborg.github.client import GitHubClient
+from tickborg.process import checked, start
+from tickborg.reporter.runs import LogLinks
+from tickborg.reporter.worker import StatusReporter
+from tickborg.runtime.serve import serve
+from tickborg.topology import BUILD_RESULTS_QUEUE
+
+NAME = "github-comment-poster"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config, _ = start(NAME, argv)
+    checked(lambda: config.require_for(NAME))
+    github = checked(lambda: GitHubClient.from_config(config.require("github_app")))
+    try:
+        return serve(StatusReporter(github, LogLinks.from_config(config)), config, consumes=[BUILD_RESULTS_QUEUE])
+    finally:
+        github.close()
