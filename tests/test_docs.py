@@ -34,6 +34,7 @@ def test_every_policy_table_is_documented() -> None:
         "tickborg.filters.comment",
         "tickborg.filters.push",
         "tickborg.reporter.policy",
+        "tickborg.evaluator.policy",
     }
 
 

@@ -1,0 +1,227 @@
+"""The mass-rebuilder's policy table row by row: real git (a local origin with
+`refs/pull/N/head`), the fake GitHub over HTTP producing every failure, and the
+worker's `decode`/`handle` as the runtime calls them. The broker's side is in
+test_mass_rebuilder_process.py."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import attrs
+import pytest
+from evaluator_scene import Scene, evaluator_config
+
+from tickborg.checkout import Checkouts
+from tickborg.errors import DecodeError
+from tickborg.evaluator.evaluation import Evaluator
+from tickborg.evaluator.policy import POLICY, Case
+from tickborg.evaluator.worker import MassRebuilder
+from tickborg.fakegithub import FakeGitHub
+from tickborg.fakegithub.faults import (
+    Fault,
+    bad_credentials,
+    error,
+    rate_limited,
+    server_error,
+)
+from tickborg.fakegithub.testing import TEST_REPO
+from tickborg.filters.policy import Verdict
+from tickborg.github.client import GitHubClient
+from tickborg.messages import EvaluationJob, Pr
+from tickborg.runtime.actions import Ack, Action, NackRequeue, Publish
+
+PR = 12
+ISSUE_PATH = f"/repos/{TEST_REPO}/issues/{PR}"
+STATUS_PATH = f"/repos/{TEST_REPO}/statuses/.*"
+STEPS = ["Starting", "Cloning project", "Checking out main", "Fetching PR", "Merging PR", "Evaluating"]
+
+
+def job(scene: Scene, head: str, number: int = PR, branch: str | None = "main") -> EvaluationJob:
+    return EvaluationJob(scene.origin.repo(), Pr(target_branch=branch, number=number, head_sha=head))
+
+
+def publishes(actions: list[Action]) -> list[tuple[str, str, object]]:
+    return [(a.exchange, a.routing_key, json.loads(a.body())) for a in actions if isinstance(a, Publish)]
+
+
+def test_every_case_has_a_verdict() -> None:
+    assert set(POLICY) == set(Case)
+
+
+def test_a_pr_is_evaluated_labelled_and_its_builds_scheduled(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libbar/bar.c": "int bar2;\n", "docs/x.txt": "x"}, "feat(app): tweak", title="Speed up libfoo on darwin")
+    actions = rebuilder.handle(job(scene, head))
+    assert actions[-1] == Ack()
+    sent = publishes(actions)
+    build = {
+        "repo": scene.origin.repo().to_json(),
+        "pr": {"target_branch": "main", "number": PR, "head_sha": head},
+        "subset": "Project",
+        "attrs": ["libbar", "app"],
+        "request_id": sent[0][2]["request_id"],
+        "logs": ["logs", f"{TEST_REPO}.{PR}"],
+        "statusreport": ["build-results", None],
+    }
+    # alice is a trusted user: every configured system.
+    assert sent == [
+        ("", "build-inputs-x86_64-linux", build),
+        ("", "build-inputs-aarch64-linux", build),
+        ("build-results", "", {"job": build, "architectures": ["x86_64-linux", "aarch64-linux"]}),
+    ]
+    statuses = scene.statuses(head)
+    assert statuses == [("tickborg-eval", "pending", step) for step in STEPS] + [
+        ("tickborg-eval", "success", "Scheduled builds of libbar, app on x86_64-linux, aarch64-linux")
+    ]
+    assert scene.labels(PR) == ["project: libfoo", "project: libbar", "project: app", "scope: docs", "platform: macos"]
+
+
+def test_an_untrusted_author_gets_the_primary_systems(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, author="mallory")
+    sent = publishes(rebuilder.handle(job(scene, head)))
+    assert [routing_key for _, routing_key, _ in sent] == ["build-inputs-x86_64-linux", ""]
+    assert sent[1][2]["architectures"] == ["x86_64-linux"]
+
+
+def test_success_removes_the_internal_error_label(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, labels=["tickborg-internal-error", "keep"])
+    assert rebuilder.handle(job(scene, head))[-1] == Ack()
+    assert scene.labels(PR) == ["keep", "project: libfoo"]
+
+
+@pytest.mark.parametrize("title", ["WIP: libfoo", "libfoo [WIP]"])
+def test_a_work_in_progress_pr_schedules_nothing(scene: Scene, rebuilder: MassRebuilder, title: str) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, title=title)
+    assert rebuilder.handle(job(scene, head)) == [Ack()]
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "success", "Work in progress: no builds scheduled")
+    assert scene.labels(PR) == ["project: libfoo"]
+
+
+def test_a_pr_touching_no_project_builds_nothing(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"README.md": "more\n"}, "docs: words")
+    assert rebuilder.handle(job(scene, head)) == [Ack()]
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "success", "No project changed: nothing to build")
+    assert scene.labels(PR) == ["scope: docs"]
+
+
+def test_a_closed_pr_is_skipped(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, state="closed")
+    assert rebuilder.handle(job(scene, head)) == [Ack()]
+    assert scene.statuses(head) == []
+    assert not (tmp_path / "checkouts").exists()
+
+
+def test_a_merge_conflict_fails_the_status_and_is_acked(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "theirs\n"})
+    scene.origin.commit("main", {"libfoo/foo.c": "ours\n"}, "ours")
+    assert rebuilder.handle(job(scene, head)) == [Ack()]
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "failure", "Failed to merge the PR into main")
+    assert scene.labels(PR) == []
+
+
+def test_a_head_force_pushed_away_is_acked_with_an_error_status(scene: Scene, rebuilder: MassRebuilder) -> None:
+    old = scene.open_pr(PR, {"libfoo/foo.c": "old\n"})
+    scene.origin.open_pr(PR, "main", {"libfoo/foo.c": "new\n"}, "new")  # GitHub still knows the old commit
+    assert rebuilder.handle(job(scene, old)) == [Ack()]
+    context, state, description = scene.statuses(old)[-1]
+    assert (context, state) == ("tickborg-eval", "error")
+    assert old in description
+
+
+def test_missing_sha_from_the_status_api_is_acked(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    scene.fake.state.remove_commits(TEST_REPO, head)
+    assert rebuilder.handle(job(scene, head)) == [Ack()]
+    assert not (tmp_path / "checkouts").exists()
+
+
+@pytest.mark.parametrize(
+    ("fault", "times"),
+    [(bad_credentials(), 2), (server_error(502), 1)],
+    ids=["401-expired-creds", "502-internal-error"],
+)
+def test_retryable_github_failures_are_retried(scene: Scene, rebuilder: MassRebuilder, fault: Fault, times: int) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    scene.fake.fail(fault, "GET", ISSUE_PATH, times=times)
+    actions = rebuilder.handle(job(scene, head))
+    assert len(actions) == 1 and isinstance(actions[0], NackRequeue)
+    assert actions[0].not_before is None
+    # The redelivery goes through.
+    assert rebuilder.handle(job(scene, head))[-1] == Ack()
+    assert scene.statuses(head)[-1][1] == "success"
+
+
+def test_a_failure_midway_is_retried_and_the_retry_completes(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    scene.fake.fail(server_error(503), "POST", f"{ISSUE_PATH}/labels", times=1)
+    first = rebuilder.handle(job(scene, head))
+    assert len(first) == 1 and isinstance(first[0], NackRequeue)
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Evaluating")
+    assert rebuilder.handle(job(scene, head))[-1] == Ack()
+    assert scene.statuses(head)[-1][1] == "success"
+    assert scene.labels(PR) == ["project: libfoo"]
+
+
+def test_a_rate_limit_is_retried_not_before_its_reset(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    scene.fake.fail(rate_limited(403, reset_in=600), "POST", STATUS_PATH, times=1)
+    actions = rebuilder.handle(job(scene, head))
+    assert len(actions) == 1 and isinstance(actions[0], NackRequeue)
+    assert actions[0].not_before is not None and actions[0].not_before > time.time() + 500
+
+
+def test_another_github_error_labels_the_pr_and_is_acked(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    scene.fake.fail(error(403, "Resource not accessible by integration"), "POST", STATUS_PATH, times=None)
+    assert rebuilder.handle(job(scene, head)) == [Ack()]
+    assert scene.labels(PR) == ["tickborg-internal-error"]
+
+
+def test_an_unreachable_origin_is_retried(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    gone = attrs.evolve(job(scene, head), repo=attrs.evolve(scene.origin.repo(), clone_url=str(tmp_path / "gone.git")))
+    actions = rebuilder.handle(gone)
+    assert len(actions) == 1 and isinstance(actions[0], NackRequeue)
+    assert "git fetch failed" in actions[0].reason
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")
+
+
+def test_a_branch_git_must_not_be_given_is_an_error_status_cut_to_140(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    assert rebuilder.handle(job(scene, head, branch="--upload-pack=evil " + "x" * 200)) == [Ack()]
+    context, state, description = scene.statuses(head)[-1]
+    assert (context, state) == ("tickborg-eval", "error")
+    assert description.startswith("git refused: not a branch name")
+    assert len(description) == 140
+
+
+def test_an_earlier_grahamcofborg_status_keeps_its_prefix(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    scene.fake.state.create_status(TEST_REPO, head, {"state": "success", "context": "grahamcofborg-eval-check-meta"})
+    rebuilder.handle(job(scene, head))
+    assert {context for context, _, _ in scene.statuses(head)[1:]} == {"grahamcofborg-eval"}
+
+
+def test_a_job_without_target_branch_uses_the_prs_base(scene: Scene, rebuilder: MassRebuilder) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    assert rebuilder.handle(job(scene, head, branch=None))[-1] == Ack()
+    assert scene.statuses(head)[-1][1] == "success"
+
+
+def test_a_repository_not_in_repos_is_acked_untouched(scene: Scene, github_client: GitHubClient, tmp_path: Path, fake_github: FakeGitHub) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    config = evaluator_config(repos=["other/repo"])
+    rebuilder = MassRebuilder(Evaluator(config, github_client, Checkouts(tmp_path / "checkouts")))
+    assert rebuilder.handle(job(scene, head)) == [Ack()]
+    assert fake_github.calls == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff", b"[]", b"{}", b'{"repo": {}, "pr": {}}', json.dumps({"repo": None, "pr": {"number": 1, "head_sha": "a"}}).encode()],
+)
+def test_undecodable_jobs_are_refused(rebuilder: MassRebuilder, body: bytes) -> None:
+    assert POLICY[Case.UNDECODABLE] is Verdict.NACK_DUMP
+    with pytest.raises(DecodeError):
+        rebuilder.decode("", "application/json", body)

@@ -1,0 +1,124 @@
+"""One evaluation of a pull request, step by step, each step shown in the
+`tickborg-eval` commit status on the PR's head (SPEC §5)."""
+
+from __future__ import annotations
+
+import re
+
+from tickborg.checkout import Checkouts, GitError, MergeConflict, MissingCommit, Workdir
+from tickborg.config import Config
+from tickborg.evaluator.labels import Evaluation, evaluate_changes
+from tickborg.evaluator.policy import GITHUB_FAILURES, Case
+from tickborg.filters.jobs import schedule_build
+from tickborg.filters.policy import Decision
+from tickborg.github.client import GitHubClient
+from tickborg.github.errors import CommitStatusError
+from tickborg.github.models import Issue
+from tickborg.github.status import CommitStatus
+from tickborg.logsetup import get_logger
+from tickborg.messages import BuildJob, EvaluationJob
+
+log = get_logger(__name__)
+
+INTERNAL_ERROR_LABEL = "tickborg-internal-error"
+CONTEXT = "tickborg-eval"
+# tickborg's compatibility: a commit that already carries ofborg's statuses keeps its prefix.
+LEGACY_PREFIX = "grahamcofborg"
+_WIP = re.compile(r"^WIP:|\[WIP\]")
+
+
+def is_work_in_progress(title: str) -> bool:
+    return _WIP.search(title) is not None
+
+
+def status_context(existing: list[str]) -> str:
+    """`grahamcofborg-eval` when an earlier `grahamcofborg-…` context is on the commit."""
+    if any(context.startswith(f"{LEGACY_PREFIX}-") for context in existing):
+        return f"{LEGACY_PREFIX}-eval"
+    return CONTEXT
+
+
+class Evaluator:
+    def __init__(self, config: Config, github: GitHubClient, checkouts: Checkouts) -> None:
+        self.config = config
+        self.github = github
+        self.checkouts = checkouts
+
+    def decide(self, job: EvaluationJob) -> Decision[Case]:
+        repo = job.repo.full_name
+        if not self.config.repo_is_eligible(repo):
+            return Decision(Case.REPO_NOT_ELIGIBLE, reason=f"{repo} is not in repos")
+        try:
+            return self._evaluate(job)
+        except CommitStatusError as exc:
+            decision = GITHUB_FAILURES.decide(exc)
+            if decision.case is Case.GITHUB_ERROR:
+                self._label_internal_error(job, exc)
+            return decision
+
+    def _evaluate(self, job: EvaluationJob) -> Decision[Case]:
+        repo, number = job.repo.full_name, job.pr.number
+        issue = self.github.get_issue(repo, number)
+        if issue.state != "open":
+            return Decision(Case.PR_CLOSED, reason=f"state {issue.state}")
+        contexts = [s.context for s in self.github.list_statuses(repo, job.pr.head_sha)]
+        status = CommitStatus(repo, job.pr.head_sha, status_context(contexts)).set(self.github, "pending", "Starting")
+        branch = job.pr.target_branch or self.github.get_pull_request(repo, number).base_ref
+        try:
+            status, evaluation = self._inspect(job, branch, issue, status)
+        except MissingCommit as exc:
+            status.set(self.github, "error", f"The PR's head {job.pr.head_sha} is gone (force-pushed?)")
+            return Decision(Case.HEAD_MISSING, reason=str(exc))
+        except MergeConflict as exc:
+            status.set(self.github, "failure", f"Failed to merge the PR into {branch}")
+            return Decision(Case.MERGE_CONFLICT, reason=str(exc))
+        except GitError as exc:
+            if exc.retryable:
+                return Decision(Case.INTERNAL_ERROR, reason=str(exc))
+            status.set(self.github, "error", f"git refused: {exc}")
+            return Decision(Case.GIT_REFUSED, reason=str(exc))
+        self.github.add_labels(repo, number, evaluation.labels)
+        if INTERNAL_ERROR_LABEL in issue.labels:
+            self.github.remove_label(repo, number, INTERNAL_ERROR_LABEL)
+        return self._schedule(job, issue, evaluation, status)
+
+    def _inspect(self, job: EvaluationJob, branch: str, issue: Issue, status: CommitStatus) -> tuple[CommitStatus, Evaluation]:
+        """Merge the PR into its branch and see what it changes."""
+        status = status.set(self.github, "pending", "Cloning project")
+        with self.checkouts.workdir(job.repo) as workdir:
+            status = status.set(self.github, "pending", f"Checking out {branch}")
+            base = workdir.checkout_branch(branch)
+            status = status.set(self.github, "pending", "Fetching PR")
+            workdir.fetch_pr(job.pr.number)
+            if not workdir.has_commit(job.pr.head_sha):
+                raise MissingCommit(f"{job.pr.head_sha} is not in refs/pull/{job.pr.number}/head")
+            status = status.set(self.github, "pending", "Merging PR")
+            workdir.merge(job.pr.head_sha)
+            status = status.set(self.github, "pending", "Evaluating")
+            return status, self._changes(workdir, base, job.pr.head_sha, issue.title)
+
+    def _changes(self, workdir: Workdir, base: str, head: str, title: str) -> Evaluation:
+        files = workdir.changed_files(base, head)
+        messages = workdir.commit_messages(base, head)
+        return evaluate_changes(files, title, messages, self.config.projects)
+
+    def _schedule(self, job: EvaluationJob, issue: Issue, evaluation: Evaluation, status: CommitStatus) -> Decision[Case]:
+        if is_work_in_progress(issue.title):
+            status.set(self.github, "success", "Work in progress: no builds scheduled")
+            return Decision(Case.WORK_IN_PROGRESS, reason=issue.title)
+        if not evaluation.projects:
+            status.set(self.github, "success", "No project changed: nothing to build")
+            return Decision(Case.NOTHING_TO_BUILD, reason="no project touched")
+        systems = self.config.systems_for(issue.user_login)
+        build = BuildJob.for_pr(job.repo, job.pr, evaluation.projects)
+        scheduled = f"{', '.join(evaluation.projects)} on {', '.join(systems)}"
+        status.set(self.github, "success", f"Scheduled builds of {scheduled}")
+        return Decision(Case.EVALUATED, schedule_build(build, systems), scheduled)
+
+    def _label_internal_error(self, job: EvaluationJob, exc: CommitStatusError) -> None:
+        """Mark the PR for a maintainer; best effort, the job is acked either way."""
+        log.error("evaluation failed on a GitHub error", variant=type(exc).__name__, status=exc.status, error=exc.message, body=exc.body)
+        try:
+            self.github.add_labels(job.repo.full_name, job.pr.number, (INTERNAL_ERROR_LABEL,))
+        except CommitStatusError as again:
+            log.warning("could not add the internal-error label", error=again.message)

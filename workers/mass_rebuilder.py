@@ -1,0 +1,28 @@
+"""`tickborg mass-rebuilder`: EvaluationJobs → labels, the eval status, BuildJobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tickborg.checkout import Checkouts
+from tickborg.evaluator.evaluation import Evaluator
+from tickborg.evaluator.worker import MassRebuilder
+from tickborg.github.client import GitHubClient
+from tickborg.process import checked, start
+from tickborg.runtime.serve import serve
+from tickborg.topology import BUILD_RESULTS_QUEUE, EVALUATION_JOBS, build_queue
+
+NAME = "mass-rebuilder"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config, _ = start(NAME, argv)
+    checked(lambda: config.require_for(NAME))
+    github = checked(lambda: GitHubClient.from_config(config.require("github_app")))
+    checkouts = Checkouts(config.require("checkout").root)
+    worker = MassRebuilder(Evaluator(config, github, checkouts))
+    targets = [*map(build_queue, config.systems.all), BUILD_RESULTS_QUEUE]
+    try:
+        return serve(worker, config, consumes=[EVALUATION_JOBS], publishes_to=targets)
+    finally:
+        github.close()
