@@ -4,7 +4,7 @@ from concurrent.futures import Future
 
 import pytest
 
-from tickborg.webhook.publisher import Confirmations, Nacked, Unavailable
+from tickborg.publisher import Confirmations, Nacked, Unavailable
 
 
 def publish(confirms: Confirmations, n: int) -> list[Future[None]]:

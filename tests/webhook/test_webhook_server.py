@@ -14,7 +14,7 @@ from support.rabbit import free_port
 from webhook_helpers import SECRET, Client, wait_until
 
 from tickborg.config import ListenAddress, Secret, WebhookReceiverConfig
-from tickborg.webhook.publisher import Message, Unavailable
+from tickborg.publisher import Message, Unavailable
 from tickborg.webhook.server import WebhookServer
 from tickborg.webhook.signature import sign
 

@@ -15,7 +15,7 @@ from tickborg.topology import (
     UNKNOWN_EVENTS,
     build_topology,
 )
-from tickborg.webhook.publisher import Publisher
+from tickborg.publisher import Publisher
 from tickborg.webhook.server import WebhookServer
 
 NAME = "github-webhook-receiver"

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from tickborg.config import WebhookReceiverConfig
 from tickborg.logsetup import get_logger
-from tickborg.webhook.publisher import Message, Nacked, Unavailable
+from tickborg.publisher import Message, Nacked, Unavailable
 from tickborg.webhook.validation import (
     Accepted,
     Rejected,

@@ -1,20 +1,22 @@
-"""The receiver's broker connection, owned by one thread (SPEC §2, §7).
+"""An asynchronous confirming publisher: a broker connection owned by one thread.
 
-pika connections are not thread-safe, so HTTP threads never touch this one.
-They `submit` a message, which appends it to an outbox and wakes the
-connection's I/O loop, and wait on the returned future. The loop publishes
+It serves the webhook receiver (HTTP threads wait for each payload's confirm)
+and the builder (a build streams log lines and waits only when too many are
+unconfirmed). pika connections are not thread-safe, so callers never touch
+this one. They `submit` a message, which appends it to an outbox and wakes the
+connection's I/O loop, and get a future. The loop publishes
 everything in the outbox on a channel in confirm mode and resolves each future
 when the broker acks (or nacks) its delivery tag. Many messages are in flight
 at once and the broker confirms them in batches (`multiple`), so concurrent
 requests share round trips instead of each waiting for its own.
 
 While the broker is unreachable, blocked or still being set up, `submit`
-raises `Unavailable` at once, so a request is answered 503 quickly; a lost
+raises `Unavailable` at once (a request is answered 503 quickly); a lost
 connection fails every unconfirmed future the same way. A broker can also keep
 its connection and withhold confirms (a quorum queue without its majority, a
 stalled node): at most `max_unconfirmed` publishes wait for their confirms,
 and while that many do, or none has been confirmed for `confirm_overdue`
-seconds, `submit` refuses at once and `ready` (/health) is False. The thread
+seconds, `submit` refuses at once and `ready` is False. The thread
 reconnects with capped, jittered backoff and redeclares the topology each time.
 """
 
@@ -53,6 +55,8 @@ class Message:
     routing_key: str
     body: bytes
     message_id: str | None
+    # None: the publisher's own exchange.
+    exchange: str | None = None
 
 
 @attrs.frozen
@@ -104,7 +108,7 @@ class Confirmations:
 
 
 class Publisher:
-    """Publishes to one exchange with confirms, from a thread of its own."""
+    """Publishes with confirms, to `exchange` unless a message names another, from a thread of its own."""
 
     def __init__(
         self,
@@ -124,8 +128,8 @@ class Publisher:
         self._confirm_overdue = confirm_overdue
         self._log = get_logger(__name__, exchange=exchange, broker=f"{rabbitmq.host}:{rabbitmq.port}")
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-publisher", daemon=True)
-        # Shared with the HTTP threads, under the lock:
+        self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+        # Shared with the submitting threads, under the lock:
         self._lock = threading.Lock()
         self._connection: pika.SelectConnection | None = None
         self._channel: Any = None  # set once the topology is declared and confirms are on
@@ -140,7 +144,7 @@ class Publisher:
 
     @property
     def ready(self) -> bool:
-        """True while messages can be published (what /health reports)."""
+        """True while messages can be published (the receiver's /health)."""
         with self._lock:
             return self._refusal() is None
 
@@ -199,7 +203,7 @@ class Publisher:
         while not self._stopping.is_set():
             try:
                 became_ready = self._session()
-            except Exception:  # noqa: BLE001 - a bug here must not leave the receiver without a broker for good
+            except Exception:  # noqa: BLE001 - a bug here must not leave the process without a broker for good
                 self._log.exception("publisher connection failed")
                 self._lost(Unavailable("publisher error"))
                 became_ready = False
@@ -269,9 +273,8 @@ class Publisher:
                 continue
             message = item.message
             try:
-                channel.basic_publish(
-                    self._exchange, message.routing_key, message.body, properties(message_id=message.message_id)
-                )
+                exchange = self._exchange if message.exchange is None else message.exchange
+                channel.basic_publish(exchange, message.routing_key, message.body, properties(message_id=message.message_id))
             except pika.exceptions.AMQPError as exc:
                 item.future.set_exception(Unavailable(f"publish failed: {exc!r}"))
                 continue
@@ -306,7 +309,7 @@ class Publisher:
         connection.ioloop.stop()
 
     def _lost(self, error: Unavailable) -> None:
-        """Fail everything not yet confirmed: the HTTP threads answer 503."""
+        """Fail everything not yet confirmed (the receiver answers 503, a build is retried)."""
         with self._lock:
             self._channel = None
             self._blocked = False
