@@ -26,6 +26,7 @@ SYSTEMS = (
     "x86_64-freebsd",
 )
 BUILD_SYSTEMS = ("cmake", "meson", "autotools", "make", "cargo", "gradle", "custom")
+SANDBOXES = ("bubblewrap", "none")
 
 T = TypeVar("T")
 
@@ -154,6 +155,13 @@ class BuilderConfig:
     log_tail_lines: int = 10
     broker_consumer_timeout_seconds: int = 1800
     kill_grace_seconds: int = 10
+    # "bubblewrap" isolates each build phase; "none" runs it directly (development only).
+    sandbox: str = "bubblewrap"
+    # Also send each build's BuildLogStart to `statusreport`, so its check run shows "in progress".
+    announce_start: bool = True
+
+    def timeout_of(self, project: Project) -> int:
+        return project.timeout_seconds or self.build_timeout_seconds
 
 
 @attrs.frozen
@@ -445,12 +453,20 @@ def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
 
 
 def _parse_builder(s: _Section) -> BuilderConfig:
+    d = BuilderConfig(systems=())
+    sandbox = s.str("sandbox", d.sandbox)
+    if sandbox not in SANDBOXES:
+        raise ConfigError(s.key("sandbox"), f"unknown sandbox {json.dumps(sandbox)} (known: {', '.join(SANDBOXES)})")
     return BuilderConfig(
         systems=_systems(s.strings("systems", _REQUIRED), s.key("systems")),
-        build_timeout_seconds=s.int("build_timeout_seconds", 1500, minimum=1),
-        log_tail_lines=s.int("log_tail_lines", 10, minimum=0),
-        broker_consumer_timeout_seconds=s.int("broker_consumer_timeout_seconds", 1800, minimum=1),
-        kill_grace_seconds=s.int("kill_grace_seconds", 10, minimum=0),
+        build_timeout_seconds=s.int("build_timeout_seconds", d.build_timeout_seconds, minimum=1),
+        log_tail_lines=s.int("log_tail_lines", d.log_tail_lines, minimum=0),
+        broker_consumer_timeout_seconds=s.int(
+            "broker_consumer_timeout_seconds", d.broker_consumer_timeout_seconds, minimum=1
+        ),
+        kill_grace_seconds=s.int("kill_grace_seconds", d.kill_grace_seconds, minimum=0),
+        sandbox=sandbox,
+        announce_start=s.bool("announce_start", d.announce_start),
     )
 
 

@@ -79,6 +79,16 @@ def test_valid_config_exits_0_with_a_summary(write_config: Callable[[dict[str, A
         ),
         (lambda d: {**d, "github_app": {"app_id": 1}}, "github_app.private_key_file: missing"),
         (lambda d: {**d, "default_push_projects": ["nope"]}, 'default_push_projects: unknown project "nope"'),
+        (
+            lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "sandbox": "docker"}},
+            'builder.sandbox: unknown sandbox "docker" (known: bubblewrap, none)',
+        ),
+        (lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "sandbox": False}}, "builder.sandbox: expected a string"),
+        (
+            lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "announce_start": "yes"}},
+            "builder.announce_start: expected true or false",
+        ),
+        (lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "kill_grace_seconds": -1}}, "builder.kill_grace_seconds: must be at least 0"),
     ],
 )
 def test_invalid_config_exits_2_naming_the_key(
@@ -89,6 +99,15 @@ def test_invalid_config_exits_2_naming_the_key(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_builder_defaults_and_settings() -> None:
+    defaults = parse_config(base_config_data(builder={"systems": ["x86_64-linux"]})).builder
+    assert defaults is not None and (defaults.sandbox, defaults.announce_start) == ("bubblewrap", True)
+    chosen = parse_config(
+        base_config_data(builder={"systems": ["x86_64-linux"], "sandbox": "none", "announce_start": False})
+    ).builder
+    assert chosen is not None and (chosen.sandbox, chosen.announce_start) == ("none", False)
 
 
 def test_a_section_the_process_needs_is_required(write_config: Callable[[dict[str, Any]], Path]) -> None:
