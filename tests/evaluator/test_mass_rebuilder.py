@@ -112,6 +112,14 @@ def test_a_closed_pr_is_skipped(scene: Scene, rebuilder: MassRebuilder, tmp_path
     assert not (tmp_path / "checkouts").exists()
 
 
+def test_a_plain_issue_is_skipped(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    scene.fake.state.add_issue(TEST_REPO, PR + 1, title="Not a PR")
+    assert rebuilder.handle(job(scene, head, number=PR + 1)) == [Ack()]
+    assert scene.statuses(head) == []
+    assert not (tmp_path / "checkouts").exists()
+
+
 def test_a_merge_conflict_fails_the_status_and_is_acked(scene: Scene, rebuilder: MassRebuilder) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "theirs\n"})
     scene.origin.commit("main", {"libfoo/foo.c": "ours\n"}, "ours")

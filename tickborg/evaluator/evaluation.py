@@ -59,6 +59,8 @@ class Evaluator:
     def _evaluate(self, job: EvaluationJob) -> Decision[Case]:
         repo, number = job.repo.full_name, job.pr.number
         issue = self.github.get_issue(repo, number)
+        if not issue.is_pull_request:
+            return Decision(Case.NOT_A_PULL_REQUEST, reason=f"#{number} is an issue")
         if issue.state != "open":
             return Decision(Case.PR_CLOSED, reason=f"state {issue.state}")
         contexts = [s.context for s in self.github.list_statuses(repo, job.pr.head_sha)]

@@ -14,6 +14,7 @@ class Case(Enum):
     EVALUATED = auto()
     NOTHING_TO_BUILD = auto()
     WORK_IN_PROGRESS = auto()
+    NOT_A_PULL_REQUEST = auto()
     PR_CLOSED = auto()
     HEAD_MISSING = auto()
     MERGE_CONFLICT = auto()
@@ -31,6 +32,7 @@ POLICY: Mapping[Case, Verdict] = {
     Case.EVALUATED: Verdict.PUBLISH_ACK,  # a BuildJob per system, one QueuedBuildJobs; status success
     Case.NOTHING_TO_BUILD: Verdict.ACK,  # no project touched; status success
     Case.WORK_IN_PROGRESS: Verdict.ACK,  # WIP title: labelled, no builds; status success
+    Case.NOT_A_PULL_REQUEST: Verdict.ACK,  # the number is a plain issue's: nothing to fetch
     Case.PR_CLOSED: Verdict.ACK,
     Case.HEAD_MISSING: Verdict.ACK,  # the head sha is not in the PR's ref (force-pushed); status error
     Case.MERGE_CONFLICT: Verdict.ACK,  # status failure
