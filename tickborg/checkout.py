@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from tickborg.logsetup import get_logger
+from tickborg.logsetup import get_logger, redact_text
 from tickborg.messages import Repo
 
 log = get_logger(__name__)
@@ -94,7 +94,8 @@ class _Git:
             raise FetchFailed(f"git {args[0]} timed out after {self.timeout:g} s") from None
         result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
         if check and proc.returncode != 0:
-            detail = err.decode("utf-8", "replace").strip().splitlines()
+            # The last line says why; redacted, as a remote's message may quote a URL with credentials.
+            detail = redact_text(err.decode("utf-8", "replace")).strip().splitlines()
             raise failure(f"git {args[0]} failed ({proc.returncode}): {detail[-1] if detail else 'no message'}")
         return result
 
