@@ -4,10 +4,6 @@ a real `tickborg <name>` process, and the machine's RabbitMQ."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +11,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import requests
 
-from support.paths import REPO
+from support.process import wait_until
 from tickborg.config import Config
 from tickborg.webhook.receiver import build
 from tickborg.webhook.signature import sign
@@ -55,33 +51,3 @@ def webhook_receiver(config: Config) -> Iterator[Post]:
         yield post
     finally:
         receiver.stop()
-
-
-@contextmanager
-def filter_process(name: str, config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`tickborg <name> --config PATH` until the block ends; then SIGTERM, which must exit 0."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tickborg.cli", name, "--config", str(config_path)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    assert process.returncode == 0, f"{name} exited {process.returncode}:\n{log_path.read_text()[-4000:]}"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)

@@ -17,8 +17,9 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from filter_fleet import WEBHOOK_SECRET, Post, filter_process, private_file, wait_until, webhook_receiver
+from filter_fleet import WEBHOOK_SECRET, Post, private_file, webhook_receiver
 from filter_payloads import PR_NUMBER, comment, pull_request, push
+from support.process import tickborg_process, wait_until
 from support.rabbit import free_port
 from support.runtime import Broker
 from support.config import base_config_data
@@ -58,7 +59,7 @@ class Fleet:
         self.tmp_path = tmp_path
 
     def run(self, name: str) -> Any:
-        return filter_process(name, self.config_path, self.tmp_path / f"{name}.log")
+        return tickborg_process(name, self.config_path, self.tmp_path / f"{name}.log")
 
     def message(self, queue: str) -> Any:
         return json.loads(self.broker.get(queue, timeout=30)[1])

@@ -1,0 +1,43 @@
+"""A `tickborg <name>` process for the length of a test, and waiting for what it does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from support.paths import REPO
+
+
+@contextmanager
+def tickborg_process(name: str, config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`tickborg <name> --config PATH` until the block ends; then SIGTERM, which must exit 0."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tickborg.cli", name, "--config", str(config_path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, f"{name} exited {process.returncode}:\n{log_path.read_text()[-4000:]}"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
