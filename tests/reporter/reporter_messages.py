@@ -30,10 +30,15 @@ PR = Pr(target_branch="main", number=PR_NUMBER, head_sha=HEAD_SHA)
 PUSH = PushTrigger(head_sha=PUSH_SHA, branch="release/1.x", before_sha="1" * 40)
 
 
-def job(attrs: Sequence[str] = ("libfoo",), push: PushTrigger | None = None, request_id: str = REQUEST_ID) -> BuildJob:
+def job(
+    attrs: Sequence[str] = ("libfoo",),
+    push: PushTrigger | None = None,
+    request_id: str = REQUEST_ID,
+    head_sha: str = HEAD_SHA,
+) -> BuildJob:
     if push is not None:
         return BuildJob.for_push(REPO, push, attrs, request_id=request_id)
-    return BuildJob.for_pr(REPO, PR, attrs, request_id=request_id)
+    return BuildJob.for_pr(REPO, Pr(PR.target_branch, PR_NUMBER, head_sha), attrs, request_id=request_id)
 
 
 def queued(build: BuildJob | None = None, systems: Sequence[str] = (SYSTEM,)) -> QueuedBuildJobs:

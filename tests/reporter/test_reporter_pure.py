@@ -23,7 +23,7 @@ from tickborg.reporter.inputs import decode_incoming
 from tickborg.reporter.policy import POLICY, Case, github_failure, triage
 from tickborg.reporter.progress import Create, Leave, Report, Stage, Update, plan
 from tickborg.reporter.render import conclusion, finished_report, finished_summary, log_block, title
-from tickborg.reporter.runs import ExternalId, LogLinks, RunRef, queued_runs, result_run, started_run
+from tickborg.reporter.runs import ExternalId, LogLinks, queued_runs, result_run, started_run
 from tickborg.reporter.worker import StatusReporter
 from tickborg.runtime.actions import Ack, NackDump, NackRequeue
 from tickborg.runtime.worker import Delivery, decide
