@@ -17,12 +17,12 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from filter_fleet import WEBHOOK_SECRET, Post, private_file, webhook_receiver
 from filter_payloads import PR_NUMBER, comment, pull_request, push
+from support.config import base_config_data
 from support.process import tickborg_process, wait_until
 from support.rabbit import free_port
+from support.receiving import WEBHOOK_SECRET, Post, private_file, webhook_receiver
 from support.runtime import Broker
-from support.config import base_config_data
 from tickborg.broker import declare
 from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub

@@ -1,5 +1,4 @@
-"""The filters end to end: the webhook receiver in this process, the filter as
-a real `tickborg <name>` process, and the machine's RabbitMQ."""
+"""The webhook receiver in this process, for end-to-end tests: signed deliveries as GitHub sends them."""
 
 from __future__ import annotations
 
