@@ -35,6 +35,7 @@ def test_every_policy_table_is_documented() -> None:
         "tickborg.filters.push",
         "tickborg.reporter.policy",
         "tickborg.evaluator.policy",
+        "tickborg.builder.policy",
     }
 
 
