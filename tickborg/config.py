@@ -146,6 +146,8 @@ class WebhookReceiverConfig:
 @attrs.frozen
 class CheckoutConfig:
     root: Path
+    # A git command (clone, fetch, merge) running longer is killed; a retryable failure.
+    git_timeout_seconds: float = 600.0
 
 
 @attrs.frozen
@@ -436,6 +438,14 @@ def _parse_projects(top: _Section) -> tuple[Project, ...]:
     return tuple(projects)
 
 
+def _parse_checkout(s: _Section) -> CheckoutConfig:
+    default = attrs.fields(CheckoutConfig).git_timeout_seconds.default
+    return CheckoutConfig(
+        root=Path(s.str("root", _REQUIRED)),
+        git_timeout_seconds=s.number("git_timeout_seconds", default, positive=True),
+    )
+
+
 def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
     d = attrs.fields(WebhookReceiverConfig)
     return WebhookReceiverConfig(
@@ -508,7 +518,7 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
             "github_webhook_receiver",
             _parse_webhook_receiver,
         ),
-        checkout=_optional(top, "checkout", lambda s: CheckoutConfig(Path(s.str("root", _REQUIRED)))),
+        checkout=_optional(top, "checkout", _parse_checkout),
         builder=_optional(top, "builder", _parse_builder),
         log_storage=_optional(top, "log_storage", lambda s: LogStorageConfig(Path(s.str("path", _REQUIRED)))),
         logapi=_optional(top, "logapi", lambda s: ListenConfig(s.listen("listen"))),

@@ -19,7 +19,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
     github = checked(lambda: GitHubClient.from_config(config.require("github_app")))
-    checkouts = Checkouts(config.require("checkout").root)
+    checkout = config.require("checkout")
+    checkouts = Checkouts(checkout.root, checkout.git_timeout_seconds)
     worker = MassRebuilder(Evaluator(config, github, checkouts))
     targets = [*map(build_queue, config.systems.all), BUILD_RESULTS_QUEUE]
     try:

@@ -80,6 +80,10 @@ def test_valid_config_exits_0_with_a_summary(write_config: Callable[[dict[str, A
         (lambda d: {**d, "github_app": {"app_id": 1}}, "github_app.private_key_file: missing"),
         (lambda d: {**d, "default_push_projects": ["nope"]}, 'default_push_projects: unknown project "nope"'),
         (
+            lambda d: {**d, "checkout": {"root": "/tmp/c", "git_timeout_seconds": 0}},
+            "checkout.git_timeout_seconds: must be greater than 0",
+        ),
+        (
             lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "sandbox": "docker"}},
             'builder.sandbox: unknown sandbox "docker" (known: bubblewrap, none)',
         ),
