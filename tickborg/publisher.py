@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -63,41 +64,46 @@ class Message:
 class _Queued:
     message: Message
     future: Future[None]
+    # The last message of its batch: its confirm (after those of the rest) settles the future.
+    last: bool = True
 
 
 class Confirmations:
     """The futures of one confirm-mode channel's publishes, by delivery tag.
 
     Tags count publishes on the channel from 1; an ack or nack with `multiple`
-    settles every outstanding tag up to its own.
+    settles every outstanding tag up to its own. A batch's messages share one
+    future: a nack of any fails it, the ack of its last (tags are confirmed in
+    order) completes it.
     """
 
     def __init__(self) -> None:
         # Insertion order is tag order, which `_settle` relies on.
-        self._waiting: dict[int, Future[None]] = {}
+        self._waiting: dict[int, tuple[Future[None], bool]] = {}
         self._next_tag = 1
 
-    def published(self, future: Future[None]) -> None:
-        self._waiting[self._next_tag] = future
+    def published(self, future: Future[None], last: bool = True) -> None:
+        self._waiting[self._next_tag] = (future, last)
         self._next_tag += 1
 
     def ack(self, tag: int, multiple: bool) -> None:
-        for future in self._settle(tag, multiple):
-            future.set_result(None)
+        for future, last in self._settle(tag, multiple):
+            if last and not future.done():
+                future.set_result(None)
 
     def nack(self, tag: int, multiple: bool) -> None:
-        for future in self._settle(tag, multiple):
-            future.set_exception(Nacked(f"broker nacked delivery tag {tag}"))
+        for future, _ in self._settle(tag, multiple):
+            _fail(future, Nacked(f"broker nacked delivery tag {tag}"))
 
     def fail_all(self, error: Exception) -> None:
         waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
-            future.set_exception(error)
+        for future, _ in waiting.values():
+            _fail(future, error)
 
-    def _settle(self, tag: int, multiple: bool) -> list[Future[None]]:
+    def _settle(self, tag: int, multiple: bool) -> list[tuple[Future[None], bool]]:
         if not multiple:
-            future = self._waiting.pop(tag, None)
-            return [] if future is None else [future]
+            waiting = self._waiting.pop(tag, None)
+            return [] if waiting is None else [waiting]
         settled = []
         while self._waiting:
             first = next(iter(self._waiting))
@@ -153,7 +159,13 @@ class Publisher:
 
     def submit(self, message: Message) -> Future[None]:
         """Queue `message`; the future completes when the broker confirms it."""
+        return self.submit_batch([message])
+
+    def submit_batch(self, messages: Sequence[Message]) -> Future[None]:
+        """Queue `messages`, published in order; the future completes when the
+        broker confirmed them all, and fails if it refuses any."""
         future: Future[None] = Future()
+        count = len(messages)
         with self._lock:
             refusal = self._refusal()
             if refusal is not None:
@@ -161,9 +173,10 @@ class Publisher:
             assert self._connection is not None  # as _refusal saw
             if self._unconfirmed == 0:
                 self._progress_at = time.monotonic()
-            self._unconfirmed += 1
-            future.add_done_callback(self._settled)  # not done yet: runs later, on the thread settling it
-            self._outbox.append(_Queued(message, future))
+            self._unconfirmed += count
+            # Not done yet: runs later, on the thread settling it.
+            future.add_done_callback(lambda _: self._settled(count))
+            self._outbox.extend(_Queued(message, future, i == count - 1) for i, message in enumerate(messages))
             # One wake-up per batch: the I/O loop takes the whole outbox at once.
             if not self._wake_pending:
                 self._wake_pending = True
@@ -182,9 +195,9 @@ class Publisher:
             return "broker confirms overdue"
         return None
 
-    def _settled(self, _future: Future[None]) -> None:
+    def _settled(self, count: int) -> None:
         with self._lock:
-            self._unconfirmed -= 1
+            self._unconfirmed -= count
             self._progress_at = time.monotonic() if self._unconfirmed else None
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -269,16 +282,16 @@ class Publisher:
             channel = self._channel
         for item in queued:
             if channel is None or not channel.is_open:
-                item.future.set_exception(Unavailable("broker channel closed"))
+                _fail(item.future, Unavailable("broker channel closed"))
                 continue
             message = item.message
             try:
                 exchange = self._exchange if message.exchange is None else message.exchange
                 channel.basic_publish(exchange, message.routing_key, message.body, properties(message_id=message.message_id))
             except pika.exceptions.AMQPError as exc:
-                item.future.set_exception(Unavailable(f"publish failed: {exc!r}"))
+                _fail(item.future, Unavailable(f"publish failed: {exc!r}"))
                 continue
-            self._confirms.published(item.future)
+            self._confirms.published(item.future, item.last)
 
     def _on_confirm(self, frame: pika.frame.Method) -> None:
         method = frame.method
@@ -316,10 +329,16 @@ class Publisher:
             queued, self._outbox = self._outbox, []
             self._wake_pending = False
         for item in queued:
-            item.future.set_exception(error)
+            _fail(item.future, error)
         self._confirms.fail_all(error)
 
     def _close(self) -> None:
         connection = self._connection
         if connection is not None and not (connection.is_closing or connection.is_closed):
             connection.close()
+
+
+def _fail(future: Future[None], error: Exception) -> None:
+    # A batch's future fails at its first refused message; the rest find it done.
+    if not future.done():
+        future.set_exception(error)

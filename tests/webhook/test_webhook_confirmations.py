@@ -57,3 +57,19 @@ def test_unknown_or_repeated_tags_are_ignored() -> None:
     confirms.ack(1, multiple=False)
     confirms.ack(1, multiple=True)
     assert only.result() is None
+
+
+def test_a_batch_completes_with_its_last_confirm_and_fails_with_any_nack() -> None:
+    confirms = Confirmations()
+    first: Future[None] = Future()
+    second: Future[None] = Future()
+    for future, count in ((first, 3), (second, 2)):
+        for i in range(count):
+            confirms.published(future, last=i == count - 1)
+    confirms.ack(2, multiple=True)
+    assert not first.done()
+    confirms.nack(4, multiple=False)
+    confirms.ack(5, multiple=True)
+    assert first.result() is None
+    with pytest.raises(Nacked):
+        second.result()

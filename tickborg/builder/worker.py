@@ -174,20 +174,21 @@ class Builder(NotifyWorker[Assignment]):
             self.publisher, attempt.logs, attempt.system, self.config.identity, attempt.attempt_id,
             self.settings.log_tail_lines, LOG_WINDOW, CONFIRM_TIMEOUT_SECONDS,
         )
-        start = BuildLogStart(attempt.system, self.config.identity, attempt.attempt_id, attempt.attempted, attempt.skipped)
-        stream.publish(attempt.logs, start)
-        if self.settings.announce_start:
-            job = attempt.job
-            stream.publish(attempt.statusreport, attrs.evolve(start, repo=job.repo, pr=job.pr, push=job.push))
-        stop = lambda: cancelled.is_set() or stream.failed
-        status: AnyBuildStatus = BuildStatus.SUCCESS
-        for project in projects:
-            if project.name in buildable and status is BuildStatus.SUCCESS:
-                status = self._build_project(project, checkout, stream, stop, attempt.started)
-        if cancelled.is_set():
-            return None
-        stream.finish()
-        return Decision(Case.BUILD_RAN, self._results(attempt, status, stream.tail), str(status.to_json()))
+        with stream:
+            start = BuildLogStart(attempt.system, self.config.identity, attempt.attempt_id, attempt.attempted, attempt.skipped)
+            stream.publish(attempt.logs, start)
+            if self.settings.announce_start:
+                job = attempt.job
+                stream.publish(attempt.statusreport, attrs.evolve(start, repo=job.repo, pr=job.pr, push=job.push))
+            stop = lambda: cancelled.is_set() or stream.failed
+            status: AnyBuildStatus = BuildStatus.SUCCESS
+            for project in projects:
+                if project.name in buildable and status is BuildStatus.SUCCESS:
+                    status = self._build_project(project, checkout, stream, stop, attempt.started)
+            if cancelled.is_set():
+                return None
+            stream.finish()
+            return Decision(Case.BUILD_RAN, self._results(attempt, status, stream.tail), str(status.to_json()))
 
     def _build_project(
         self, project: Project, checkout: Path, stream: LogStream, stop: Callable[[], bool], job_started: float
