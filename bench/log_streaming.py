@@ -8,7 +8,8 @@ BuildLogMsg confirmed by the broker) against the local RabbitMQ in a vhost of
 its own. Printed, from the one run:
 
 - build time under the builder / bare build time: how much streaming held the
-  build back (target <= 1.1: it waits only when 1000 lines are unconfirmed);
+  build back (target <= 1.1: lines queue in the builder, the build never waits
+  for the broker unless 64 MiB of them are queued);
 - announced start → result / bare build time: the whole job, including the
   wait for the last confirms;
 - lines per second the broker confirmed.

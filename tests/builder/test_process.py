@@ -24,7 +24,7 @@ def sh(
     lines: list[str] = []
     argv = Sandbox(sandbox).command(tmp_path, tmp_path, ["sh", "-c", script])
     flag = stop or threading.Event()
-    outcome = run(argv, tmp_path, ENVIRONMENT, lines.append, time.monotonic() + timeout, flag.is_set, grace)
+    outcome = run(argv, tmp_path, ENVIRONMENT, lines.extend, time.monotonic() + timeout, flag.is_set, grace)
     return outcome, lines
 
 
@@ -43,7 +43,7 @@ def test_non_utf8_is_replaced_not_fatal(tmp_path: Path) -> None:
 def test_exit_status_and_missing_command(tmp_path: Path) -> None:
     assert sh("echo bye; exit 3", tmp_path)[0] == Outcome(Ending.EXITED, 3)
     lines: list[str] = []
-    outcome = run(["/nonexistent/tool"], tmp_path, ENVIRONMENT, lines.append, time.monotonic() + 5, lambda: False, 1.0)
+    outcome = run(["/nonexistent/tool"], tmp_path, ENVIRONMENT, lines.extend, time.monotonic() + 5, lambda: False, 1.0)
     assert outcome == Outcome(Ending.EXITED, None) and not outcome.succeeded
     assert lines and "cannot run /nonexistent/tool" in lines[0]
 

@@ -1,11 +1,12 @@
 """A build's log, streamed through the confirming publisher (SPEC §9, Log streaming).
 
-Lines are published as they come (in small batches, within 50 ms), without
-waiting for their confirms: at most `window` may be unconfirmed, and only then
-does the build wait. `finish` waits
-until the broker confirmed every one, so the result, published after it, never
-overtakes a line. A line the broker refuses (a nack, a lost connection, confirms
-overdue) fails the stream: the job is retried.
+The build never waits on the broker: `line` only queues the line. A flusher
+thread sends queued lines in batches as the window allows (at most `window`
+unconfirmed). Only when the queue holds `max_buffered_bytes` (the broker far
+behind a very chatty build) does `line` wait, rather than run out of memory.
+`finish` waits until the broker confirmed every line, so the result, published
+after it, never overtakes one. A line the broker refuses (a nack, a lost
+connection, confirms overdue) fails the stream: the job is retried.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ POLL_SECONDS = 0.5
 # each): at most this many, and none waits longer than FLUSH_SECONDS.
 BATCH_LINES = 200
 FLUSH_SECONDS = 0.05
+# Queued, not yet sent: about 300,000 typical lines.
+MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+MESSAGE_OVERHEAD_BYTES = 150  # a queued line's objects, beyond its text
 
 
 class Submitting(Protocol):
@@ -49,6 +53,7 @@ class LogStream:
         tail_lines: int,
         window: int,
         confirm_timeout: float,
+        max_buffered_bytes: int = MAX_BUFFERED_BYTES,
     ) -> None:
         self._publisher = publisher
         self._destination = destination
@@ -57,11 +62,14 @@ class LogStream:
         self._attempt_id = attempt_id
         self._window = window
         self._confirm_timeout = confirm_timeout
+        self._max_buffered_bytes = max_buffered_bytes
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._lines = 0
         # Shared with the flusher and the publisher's thread (which settles the futures):
         self._changed = threading.Condition()
-        self._buffer: list[Message] = []
+        # (destination, message, bytes it holds), not yet sent.
+        self._buffer: collections.deque[tuple[tuple[str, str], WireMessage, int]] = collections.deque()
+        self._buffered_bytes = 0
         self._unconfirmed = 0
         self._progress_at = time.monotonic()
         self._failure: str | None = None
@@ -74,6 +82,8 @@ class LogStream:
 
     def __exit__(self, *_: object) -> None:
         self._closed.set()
+        with self._changed:
+            self._changed.notify_all()
         self._flusher.join()
 
     @property
@@ -86,54 +96,71 @@ class LogStream:
         return self._failure is not None
 
     def line(self, text: str) -> None:
-        """Queue one output line; sent within `FLUSH_SECONDS`, or at once when a batch is full."""
-        self._lines += 1
-        self._tail.append(text)
-        message = BuildLogMsg(self._system, self._identity, self._attempt_id, self._lines, text)
+        self.lines([text])
+
+    def lines(self, texts: list[str]) -> None:
+        """Queue output lines; the flusher sends them within `FLUSH_SECONDS`.
+
+        Cheap on purpose (the build's output is read on this thread): the JSON is
+        made when the lines are sent.
+        """
+        self._tail.extend(texts)
         with self._changed:
             self._raise_failure()
-            self._buffer.append(_message(self._destination, message))
+            for text in texts:
+                self._lines += 1
+                self._queue(self._destination, BuildLogMsg(self._system, self._identity, self._attempt_id, self._lines, text), len(text))
             if len(self._buffer) >= BATCH_LINES:
-                self._flush()
+                self._send_what_fits()
+            while self._buffered_bytes > self._max_buffered_bytes and self._failure is None:
+                self._wait()
+                self._send_what_fits()
 
     def publish(self, destination: tuple[str, str], message: WireMessage) -> None:
-        """Send `message` to (exchange, routing key) now, after the lines before it."""
+        """Send `message` to (exchange, routing key), after the lines before it."""
         with self._changed:
-            self._buffer.append(_message(destination, message))
-            self._flush()
+            self._raise_failure()
+            self._queue(destination, message, 0)
+            self._send_what_fits()
 
     def finish(self) -> None:
         """Return once the broker confirmed every message; LogRefused if it will not."""
         with self._changed:
-            self._flush()
-            while self._unconfirmed and self._failure is None:
+            while (self._buffer or self._unconfirmed) and self._failure is None:
+                self._send_what_fits()
                 self._wait()
             self._raise_failure()
 
     def _flush_periodically(self) -> None:
-        while not self._closed.wait(FLUSH_SECONDS):
-            with self._changed:
-                if self._failure is None:
-                    self._flush()
+        with self._changed:
+            while not self._closed.is_set():
+                try:
+                    self._send_what_fits()
+                except LogRefused:
+                    pass  # recorded: the build's next line, or finish, raises it
+                self._changed.wait(FLUSH_SECONDS)  # a confirm (room in the window) wakes it sooner
 
-    def _flush(self) -> None:
-        """Under the condition: submit the buffer as one batch, once the window has room."""
-        while self._buffer and self._unconfirmed + len(self._buffer) > self._window and self._failure is None:
-            self._wait()
-        self._raise_failure()
-        if not self._buffer:
-            return  # another thread sent it while this one waited
-        batch, self._buffer = self._buffer, []
-        if not self._unconfirmed:
-            self._progress_at = time.monotonic()  # the overdue clock runs only while some wait
-        self._unconfirmed += len(batch)
-        try:
-            future = self._publisher.submit_batch(batch)
-        except Unavailable as exc:
-            self._unconfirmed -= len(batch)
-            self._failure = str(exc)
-            raise LogRefused(self._failure) from None
-        future.add_done_callback(lambda done: self._settled(len(batch), _error(done)))
+    def _queue(self, destination: tuple[str, str], message: WireMessage, size: int) -> None:
+        self._buffer.append((destination, message, size + MESSAGE_OVERHEAD_BYTES))
+        self._buffered_bytes += size + MESSAGE_OVERHEAD_BYTES
+
+    def _send_what_fits(self) -> None:
+        """Under the condition: submit queued messages in batches while the window has room."""
+        while self._buffer and self._failure is None and self._unconfirmed < self._window:
+            size = min(len(self._buffer), BATCH_LINES, self._window - self._unconfirmed)
+            queued = [self._buffer.popleft() for _ in range(size)]
+            self._buffered_bytes -= sum(bytes_ for _, _, bytes_ in queued)
+            batch = [_message(destination, message) for destination, message, _ in queued]
+            if not self._unconfirmed:
+                self._progress_at = time.monotonic()  # the overdue clock runs only while some wait
+            self._unconfirmed += len(batch)
+            try:
+                future = self._publisher.submit_batch(batch)
+            except Unavailable as exc:
+                self._unconfirmed -= len(batch)
+                self._failure = str(exc)
+                raise LogRefused(self._failure) from None
+            future.add_done_callback(lambda done, count=len(batch): self._settled(count, _error(done)))
 
     def _wait(self) -> None:
         """Under the condition: wait for a confirm, failing the stream when they stop coming."""

@@ -25,13 +25,17 @@ def input_queues(config: Config) -> list[str]:
 
 
 def log_publisher(config: Config, name: str) -> Publisher:
-    """The confirming publisher that streams build logs, on a connection of its own (not started)."""
+    """The confirming publisher that streams build logs, on a connection of its own (not started).
+
+    Each system's queue runs one job at a time, each with its own window.
+    """
+    systems = len(input_queues(config))
     return Publisher(
         config.rabbitmq,
         build_topology(config).select(OUTPUTS),
         LOGS,
         name=f"tickborg {name} {config.identity} logs",
-        max_unconfirmed=LOG_WINDOW,
+        max_unconfirmed=LOG_WINDOW * systems,
         confirm_overdue=CONFIRM_TIMEOUT_SECONDS,
     )
 

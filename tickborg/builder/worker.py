@@ -48,7 +48,7 @@ from tickborg.messages import (
 from tickborg.runtime.actions import Publish
 from tickborg.runtime.worker import Notify, NotifyWorker
 
-# Log lines published but not yet confirmed before the build waits for the broker.
+# Log lines published but not yet confirmed; more wait in the job's log stream (the build does not).
 LOG_WINDOW = 1000
 # How long the broker may go without confirming anything before the job is retried.
 CONFIRM_TIMEOUT_SECONDS = 60.0
@@ -203,7 +203,7 @@ class Builder(NotifyWorker[Assignment]):
             stream.line(f"=== {project.name}: {phase.name}: {shlex.join(phase.argv)}")
             outcome = process.run(
                 self.sandbox.command(checkout, directory, phase.argv), directory, ENVIRONMENT,
-                stream.line, deadline, stop, self.settings.kill_grace_seconds,
+                stream.lines, deadline, stop, self.settings.kill_grace_seconds,
             )
             if outcome.ending is process.Ending.TIMED_OUT:
                 why = f"after {timeout} s" if deadline < job_deadline else "at the job's limit (builder.broker_consumer_timeout_seconds)"
