@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import structlog
 
 from tickborg.fakegithub import faults
 from tickborg.fakegithub.testing import TEST_INSTALLATION, TEST_REPO
@@ -17,7 +16,7 @@ SHA = "a" * 40
 def logging_to_stderr():
     """Configure as a worker process does; capsys then holds stderr."""
     yield lambda json_lines: configure_logging(json_lines=json_lines, level="debug")
-    structlog.reset_defaults()
+    configure_logging()  # back to the test session's set-up, not structlog's defaults (stdout)
 
 
 def post_status(client):
