@@ -9,7 +9,7 @@ retried or dead-lettered.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Generic, Mapping, TypeVar
+from typing import Collection, Generic, Mapping, TypeVar
 
 import attrs
 
@@ -63,9 +63,10 @@ class GitHubCases(Generic[C]):
         return Decision(self.error, reason=exc.message)
 
 
-def enact(policy: Mapping[C, Verdict], *decisions: Decision[C]) -> list[Action]:
+def enact(policy: Mapping[C, Verdict], *decisions: Decision[C], quiet: Collection[C] = ()) -> list[Action]:
     """The actions for one delivery: the publishes of every decision whose
-    verdict publishes, then the single verdict all decisions share.
+    verdict publishes, then the single verdict all decisions share. Cases in
+    `quiet` (routine at a high rate, like a stored log line) log at debug only.
 
     Several decisions arise from a comment holding several commands; each is
     decided on its own, and mixing verdicts (say, ack one command and retry
@@ -75,7 +76,9 @@ def enact(policy: Mapping[C, Verdict], *decisions: Decision[C]) -> list[Action]:
     verdicts: set[Verdict] = set()
     for decision in decisions:
         verdict = policy[decision.case]
-        log.info("filtered", case=decision.case.name.lower(), verdict=verdict.value, reason=decision.reason)
+        (log.debug if decision.case in quiet else log.info)(
+            "filtered", case=decision.case.name.lower(), verdict=verdict.value, reason=decision.reason
+        )
         if (verdict is Verdict.PUBLISH_ACK) != bool(decision.publishes):
             raise ValueError(f"case {decision.case.name} is {verdict.value!r} but publishes {len(decision.publishes)}")
         publishes.extend(decision.publishes)

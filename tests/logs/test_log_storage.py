@@ -1,0 +1,149 @@
+"""The collector's storage and policy without a broker: every row of its table,
+line N at line N whatever the order, redeliveries never duplicating a line."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from logs_support import ATTEMPT, DOTTED_KEY, LINES, PR_KEY, PUSH_KEY, body, line, log_text, result, start
+from tickborg.logs.collector import POLICY, Case, LogCollector
+from tickborg.logs.layout import Layout
+from tickborg.logs.writer import NEWLINE_STAND_IN
+from tickborg.runtime.actions import Ack, NackDump, NackRequeue
+from tickborg.runtime.worker import Delivery, decide
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> LogCollector:
+    return LogCollector(Layout(tmp_path))
+
+
+def deliver(collector: LogCollector, key: str, raw: bytes) -> object:
+    [verdict] = decide(collector, Delivery("build-logs", key, "application/json", raw))
+    return verdict
+
+
+def stored(collector: LogCollector, key: str, attempt_id: str = ATTEMPT) -> bytes:
+    log = collector.layout.attempt(key, attempt_id).log
+    return log.read_bytes() if log.exists() else b""  # before line 1 there is no log
+
+
+@pytest.mark.parametrize("key", [PR_KEY, PUSH_KEY, DOTTED_KEY])
+def test_a_log_in_order_is_stored_byte_for_byte(collector: LogCollector, key: str) -> None:
+    assert isinstance(deliver(collector, key, body(start())), Ack)
+    for number, text in enumerate(LINES, 1):
+        assert isinstance(deliver(collector, key, body(line(number, text))), Ack)
+    assert isinstance(deliver(collector, key, body(result())), Ack)
+    files = collector.layout.attempt(key, ATTEMPT)
+    assert stored(collector, key) == log_text(LINES)
+    assert json.loads(files.metadata.read_text()) == start().to_json()
+    assert json.loads(files.result.read_text()) == result().to_json()
+
+
+def test_lines_out_of_order_and_redelivered_land_at_their_numbers(collector: LogCollector) -> None:
+    lines = [f"line {n}" for n in range(1, 301)]
+    order = list(range(1, 301))
+    random.Random(7).shuffle(order)
+    order += order[:60]  # redeliveries, some of lines parked, some written
+    for number in order:
+        deliver(collector, PR_KEY, body(line(number, lines[number - 1])))
+        # Never a line out of place: what is there is always a prefix.
+        assert log_text(lines).startswith(stored(collector, PR_KEY))
+    assert stored(collector, PR_KEY) == log_text(lines)
+    for number in (1, 150, 300):  # redelivered after the fact
+        deliver(collector, PR_KEY, body(line(number, lines[number - 1])))
+    assert stored(collector, PR_KEY) == log_text(lines)
+    assert not (collector.layout.attempt(PR_KEY, ATTEMPT).state / "early").exists()
+
+
+def test_the_result_fills_a_lost_lines_place_and_a_late_line_takes_it(collector: LogCollector) -> None:
+    for number in (1, 2, 4, 5):
+        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
+    assert stored(collector, PR_KEY) == b"line 1\nline 2\n"  # line 3 not yet here
+    deliver(collector, PR_KEY, body(result()))
+    assert stored(collector, PR_KEY) == b"line 1\nline 2\n\nline 4\nline 5\n"
+    deliver(collector, PR_KEY, body(line(3, "line 3")))
+    assert stored(collector, PR_KEY) == b"line 1\nline 2\nline 3\nline 4\nline 5\n"
+    deliver(collector, PR_KEY, body(line(7, "line 7")))  # after the end: placed at once
+    deliver(collector, PR_KEY, body(line(6, "line 6")))
+    deliver(collector, PR_KEY, body(line(3, "line 3")))
+    assert stored(collector, PR_KEY) == log_text([f"line {n}" for n in range(1, 8)])
+
+
+def test_a_newline_inside_a_line_does_not_shift_the_lines_after_it(collector: LogCollector) -> None:
+    deliver(collector, PR_KEY, body(line(1, "two\nparts")))
+    deliver(collector, PR_KEY, body(line(2, "next")))
+    assert stored(collector, PR_KEY).decode().splitlines() == [f"two{NEWLINE_STAND_IN}parts", "next"]
+
+
+def test_a_lone_surrogate_is_stored_replaced(collector: LogCollector) -> None:
+    raw = b'{"system":"x86_64-linux","identity":"b","attempt_id":"' + ATTEMPT.encode() + b'","line_number":1,"output":"a\\ud800b"}'
+    assert isinstance(deliver(collector, PR_KEY, raw), Ack)
+    assert stored(collector, PR_KEY) == b"a?b\n"
+
+
+def test_a_write_cut_short_is_undone_before_the_next(collector: LogCollector) -> None:
+    deliver(collector, PR_KEY, body(line(1, "one")))
+    with open(collector.layout.attempt(PR_KEY, ATTEMPT).log, "ab") as log:
+        log.write(b"tw")  # a disk that filled up halfway through line 2
+    deliver(collector, PR_KEY, body(line(2, "two")))
+    assert stored(collector, PR_KEY) == b"one\ntwo\n"
+
+
+def test_a_progress_file_that_does_not_parse_is_rebuilt_from_the_log(collector: LogCollector) -> None:
+    deliver(collector, PR_KEY, body(line(1, "one")))
+    (collector.layout.attempt(PR_KEY, ATTEMPT).state / "progress.json").write_bytes(b'{"lin')
+    deliver(collector, PR_KEY, body(line(1, "one")))
+    deliver(collector, PR_KEY, body(line(2, "two")))
+    assert stored(collector, PR_KEY) == b"one\ntwo\n"
+
+
+@pytest.mark.parametrize(
+    "key, attempt_id",
+    [
+        ("../../etc.1", ATTEMPT),
+        ("/etc/passwd", ATTEMPT),
+        ("acme/x/y.1", ATTEMPT),
+        ("acme\\x.1", ATTEMPT),
+        ("acme/x\x00.1", ATTEMPT),
+        ("acme/..", ATTEMPT),
+        (PR_KEY, "../../escape"),
+        (PR_KEY, ".."),
+        (PR_KEY, "/tmp/abs"),
+        (PR_KEY, "a\x00b"),
+        (PR_KEY, "x.metadata.json"),
+    ],
+)
+def test_a_bad_path_is_dead_lettered_and_writes_nothing(collector: LogCollector, tmp_path: Path, key: str, attempt_id: str) -> None:
+    for message in (start(attempt_id), line(1, "x", attempt_id), result(attempt_id)):
+        verdict = deliver(collector, key, body(message))
+        assert isinstance(verdict, NackDump)
+        assert "attempt id" in verdict.reason or "log key" in verdict.reason
+    assert not any(tmp_path.iterdir())
+    assert not (tmp_path.parent / "escape").exists()
+
+
+@pytest.mark.parametrize("number", [0, 10_000_001])
+def test_a_line_number_out_of_range_is_dead_lettered(collector: LogCollector, number: int) -> None:
+    assert deliver(collector, PR_KEY, body(line(number, "x"))) == NackDump("")
+    assert POLICY[Case.BAD_LINE_NUMBER].value == "dead-letter"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"\xff", b"not json", b"[]", b'{"system": "x86_64-linux"}', b'{"line_number": "1"}', b'{"request_id": 1}'],
+)
+def test_undecodable_messages_are_dead_lettered(collector: LogCollector, raw: bytes) -> None:
+    verdict = deliver(collector, PR_KEY, raw)
+    assert isinstance(verdict, NackDump) and verdict.reason.startswith("decode failure")
+
+
+def test_storage_that_cannot_be_written_is_retried(collector: LogCollector, tmp_path: Path) -> None:
+    (tmp_path / "tick-org").write_text("a file where the key's directory belongs")
+    for message in (start(), line(1, "x"), result()):
+        verdict = deliver(collector, PR_KEY, body(message))
+        assert isinstance(verdict, NackRequeue) and verdict.reason.startswith("ENOTDIR")

@@ -1,0 +1,1 @@
+"""Build logs: the log-message-collector stores them, logapi serves them (SPEC §10)."""

@@ -1,0 +1,27 @@
+"""`tickborg log-message-collector --config PATH`: build logs from `build-logs` onto disk (SPEC §10)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+from tickborg.config import LogStorageConfig
+from tickborg.logs.collector import NAME, LogCollector
+from tickborg.logs.layout import Layout
+from tickborg.process import checked, start
+from tickborg.runtime.serve import serve
+from tickborg.topology import BUILD_LOGS
+
+# Lines are small and quick to store: many in flight keep a chatty build's log moving.
+PREFETCH = 100
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config, _ = start(NAME, argv)
+    checked(lambda: config.require_for(NAME))
+    storage: LogStorageConfig = config.require("log_storage")
+    return serve(LogCollector(Layout(storage.path)), config, consumes=[BUILD_LOGS], prefetch=PREFETCH)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
