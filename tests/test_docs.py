@@ -36,6 +36,7 @@ def test_every_policy_table_is_documented() -> None:
         "tickborg.reporter.policy",
         "tickborg.evaluator.policy",
         "tickborg.builder.policy",
+        "tickborg.stats.policy",
         "tickborg.logs.collector",
     }
 
