@@ -33,6 +33,7 @@ def test_every_policy_table_is_documented() -> None:
         "tickborg.filters.evaluation",
         "tickborg.filters.comment",
         "tickborg.filters.push",
+        "tickborg.filters.rerun",
         "tickborg.reporter.policy",
         "tickborg.evaluator.policy",
         "tickborg.builder.policy",

@@ -12,6 +12,7 @@ COMMANDS: dict[str, str] = {
     "evaluation-filter": "tickborg.workers.evaluation_filter:main",
     "github-comment-filter": "tickborg.workers.github_comment_filter:main",
     "push-filter": "tickborg.workers.push_filter:main",
+    "github-rerun-filter": "tickborg.workers.rerun_filter:main",
     "mass-rebuilder": "tickborg.workers.mass_rebuilder:main",
     "builder": "tickborg.workers.builder:main",
     "github-comment-poster": "tickborg.workers.github_comment_poster:main",
@@ -74,6 +75,7 @@ github_webhook_receiver = _entry("github-webhook-receiver")
 evaluation_filter = _entry("evaluation-filter")
 github_comment_filter = _entry("github-comment-filter")
 push_filter = _entry("push-filter")
+github_rerun_filter = _entry("github-rerun-filter")
 mass_rebuilder = _entry("mass-rebuilder")
 builder = _entry("builder")
 github_comment_poster = _entry("github-comment-poster")

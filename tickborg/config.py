@@ -34,6 +34,7 @@ T = TypeVar("T")
 PROCESS_SECTIONS: dict[str, tuple[str, ...]] = {
     "github-webhook-receiver": ("github_webhook_receiver",),
     "github-comment-filter": ("github_app",),
+    "github-rerun-filter": ("github_app",),
     "mass-rebuilder": ("github_app", "checkout"),
     "builder": ("builder", "checkout"),
     "github-comment-poster": ("github_app",),

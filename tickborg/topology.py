@@ -30,6 +30,7 @@ RETRY_HEADER = "tickborg-retry-queue"
 EVALUATION_INPUTS = "mass-rebuild-check-inputs"
 COMMENT_INPUTS = "build-inputs"
 PUSH_INPUTS = "push-build-inputs"
+RERUN_INPUTS = "check-run-inputs"
 UNKNOWN_EVENTS = "github-events-unknown"
 EVALUATION_JOBS = "mass-rebuild-check-jobs"
 BUILD_RESULTS_QUEUE = "build-results"
@@ -146,7 +147,9 @@ def build_topology(config: Config) -> Topology:
     )
     work_queues = [
         work_queue(name, legacy, limit)
-        for name in (EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, EVALUATION_JOBS, *map(build_queue, systems))
+        for name in (
+            EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, RERUN_INPUTS, EVALUATION_JOBS, *map(build_queue, systems)
+        )
     ] + [
         work_queue(BUILD_RESULTS_QUEUE, legacy, limit),
         work_queue(BUILD_LOGS, legacy, limit, **{"x-max-length": BUILD_LOGS_MAX_LENGTH}),
@@ -163,6 +166,9 @@ def build_topology(config: Config) -> Topology:
         Binding(GITHUB_EVENTS, EVALUATION_INPUTS, "pull_request.#"),
         Binding(GITHUB_EVENTS, COMMENT_INPUTS, "issue_comment.#"),
         Binding(GITHUB_EVENTS, PUSH_INPUTS, "push.#"),
+        # "Re-run" pressed on one of our check runs, or "Re-run all checks" on the suite.
+        Binding(GITHUB_EVENTS, RERUN_INPUTS, "check_run.#"),
+        Binding(GITHUB_EVENTS, RERUN_INPUTS, "check_suite.#"),
         Binding(GITHUB_EVENTS, UNKNOWN_EVENTS, "unknown.#"),
         *(Binding(BUILD_JOBS, build_queue(s)) for s in systems),
         Binding(BUILD_RESULTS, BUILD_RESULTS_QUEUE),

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping
 
 from support.paths import WEBHOOKS
 from support.webhooks import load_webhook
+from tickborg.reporter.runs import ExternalId
 
 REPO = "tick-org/monorepo"
 PR_NUMBER = 17
@@ -94,3 +95,53 @@ def push(
             for i, files in enumerate(commits)
         ]
     return payload
+
+
+def external_id(system: str, projects: Iterable[str], request_id: str | None = "req-1") -> str:
+    """A run's `external_id` as the status reporter writes it (projects sorted, each once)."""
+    return ExternalId(system, tuple(sorted(set(projects))), request_id).encode()
+
+
+def check_suite(
+    *,
+    action: str = "rerequested",
+    app_id: int,
+    head_sha: str,
+    sender: str = "alice",
+    prs: Iterable[int] = (PR_NUMBER,),
+    full_name: str = REPO,
+) -> dict[str, Any]:
+    """A check_suite event: "Re-run all checks" on a suite of `app_id`'s runs."""
+    payload = load_webhook("check_suite.rerequested", full_name)
+    suite = payload["check_suite"]
+    payload["action"] = action
+    payload["sender"]["login"] = sender
+    suite["head_sha"] = suite["after"] = suite["head_commit"]["id"] = head_sha
+    suite["app"]["id"] = app_id
+    suite["pull_requests"] = _pull_requests(suite["pull_requests"][0], prs, head_sha)
+    return payload
+
+
+def check_run(
+    *, system: str = "x86_64-linux", projects: Iterable[str] = ("libfoo",), ext_id: str | None = None, **event: Any
+) -> dict[str, Any]:
+    """A check_run event on one run of the suite `check_suite(**event)` describes (ours
+    when its App is ours and `ext_id` is unset)."""
+    suite = check_suite(**event)
+    payload = load_webhook("check_run.rerequested", suite["repository"]["full_name"])
+    payload["action"], payload["sender"] = suite["action"], suite["sender"]
+    run = payload["check_run"]
+    run["name"] = f"{', '.join(sorted(projects))} on {system}"
+    run["external_id"] = external_id(system, projects) if ext_id is None else ext_id
+    for checked in (run, run["check_suite"]):
+        for key in ("head_sha", "app", "pull_requests"):
+            checked[key] = copy.deepcopy(suite["check_suite"][key])
+    return payload
+
+
+def _pull_requests(template: Mapping[str, Any], numbers: Iterable[int], head_sha: str) -> list[dict[str, Any]]:
+    api = template["url"].rsplit("/", 1)[0]
+    return [
+        {**copy.deepcopy(template), "url": f"{api}/{n}", "number": n, "head": {**template["head"], "sha": head_sha}}
+        for n in numbers
+    ]

@@ -13,6 +13,7 @@ import pytest
 
 from filter_payloads import JSON, PR_NUMBER, REPO_JSON, body, comment
 from filter_support import delivery, published, verdict_of
+from filter_support import pull as pull_request_model
 from tickborg.config import Config
 from tickborg.filters.comment import POLICY, Case, CommentFilter, decisions, mention_for
 from tickborg.filters.policy import Verdict
@@ -42,19 +43,8 @@ SPEC_TABLE = {
 }
 
 
-def pull(state: str = "open", base_ref: str = "main") -> PullRequest:
-    return PullRequest(
-        number=PR_NUMBER,
-        title="A change",
-        state=state,
-        user_login="bob",
-        draft=False,
-        merged=False,
-        head_sha=HEAD_SHA,
-        head_ref="pr-17",
-        base_sha="b" * 40,
-        base_ref=base_ref,
-    )
+def pull(state: str = "open", base_ref: str = "main", number: int = PR_NUMBER) -> PullRequest:
+    return pull_request_model(HEAD_SHA, state, base_ref, number)
 
 
 @attrs.define

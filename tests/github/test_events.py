@@ -10,13 +10,21 @@ from support.paths import WEBHOOKS
 from support.webhooks import load_webhook
 from tickborg.errors import DecodeError
 from tickborg.github.events import (
+    CheckRunEvent,
+    CheckSuiteEvent,
     IssueCommentEvent,
     PullRequestEvent,
     PushEvent,
     parse_event,
 )
 
-MODELS = {"pull_request": PullRequestEvent, "issue_comment": IssueCommentEvent, "push": PushEvent}
+MODELS = {
+    "pull_request": PullRequestEvent,
+    "issue_comment": IssueCommentEvent,
+    "push": PushEvent,
+    "check_run": CheckRunEvent,
+    "check_suite": CheckSuiteEvent,
+}
 FIXTURES = sorted(path.stem for path in WEBHOOKS.glob("*.json"))
 
 
@@ -122,6 +130,24 @@ def test_changed_files_cover_all_commits_without_repeats():
     assert PushEvent.from_payload(payload).changed_files() == ("README.md", "libfoo/a.c", "app/x")
 
 
+def test_check_run_and_check_suite_fields():
+    run = CheckRunEvent.from_payload(load_webhook("check_run.rerequested"))
+    assert (run.action, run.sender_login, run.name) == ("rerequested", "Codertocat", "libfoo on x86_64-linux")
+    assert (run.head_sha, run.pull_requests, run.installation_id) == (
+        "ec26c3e57ca3a959ca5aad62de7213c562f8c821", (2,), 2311213,
+    )
+    assert run.app_id == 84215 and run.external_id is not None and '"libfoo"' in run.external_id
+    suite = CheckSuiteEvent.from_payload(load_webhook("check_suite.rerequested"))
+    assert (suite.action, suite.head_sha, suite.app_id, suite.pull_requests) == (
+        "rerequested", run.head_sha, 84215, (2,),
+    )
+    unowned = load_webhook("check_run.rerequested")
+    unowned["check_run"]["app"] = None
+    unowned["check_run"]["external_id"] = None
+    event = CheckRunEvent.from_payload(unowned)
+    assert (event.app_id, event.external_id) == (None, None)
+
+
 def test_retargeted_payload_names_the_new_repository():
     event = PullRequestEvent.from_payload(load_webhook("pull_request.opened", "tick-org/site.github.io"))
     assert event.repository.full_name == "tick-org/site.github.io"
@@ -166,6 +192,14 @@ def put(path, value):
         ("push.branch", put("commits.0.added", "README.md"), "commits[0].added: expected a list"),
         ("push.branch", put("commits.0.modified", [1]), "commits[0].modified[0]: expected a string"),
         ("push.branch", put("deleted", "false"), "deleted: expected a boolean"),
+        ("check_run.rerequested", drop("check_run.head_sha"), "check_run.head_sha: missing"),
+        ("check_run.rerequested", drop("sender"), "sender: missing"),
+        ("check_run.rerequested", put("check_run.app.id", "1"), "check_run.app.id: expected an integer"),
+        ("check_run.rerequested", put("check_run.pull_requests", {}), "check_run.pull_requests: expected a list"),
+        ("check_run.rerequested", drop("check_run.pull_requests.0.number"), "check_run.pull_requests[0].number: missing"),
+        ("check_suite.rerequested", drop("check_suite.head_sha"), "check_suite.head_sha: missing"),
+        ("check_suite.rerequested", put("check_suite.app", []), "check_suite.app: expected an object"),
+        ("check_suite.rerequested", drop("check_suite.pull_requests"), "check_suite.pull_requests: missing"),
     ],
 )
 def test_malformed_payloads_raise_decode_error_naming_the_field(fixture, mutate, message):

@@ -67,6 +67,8 @@ def _arguments(value: Any) -> dict[str, Any]:
         ("pull_request.tick-org/monorepo", "mass-rebuild-check-inputs"),
         ("issue_comment.acme/site.github.io", "build-inputs"),
         ("push.a.b/c.d.e", "push-build-inputs"),
+        ("check_run.acme/site.github.io", "check-run-inputs"),
+        ("check_suite.a.b/c.d.e", "check-run-inputs"),
         ("unknown.acme/site.github.io", "github-events-unknown"),
         ("pull_request.-", "mass-rebuild-check-inputs"),
     ],
@@ -89,7 +91,7 @@ def test_legacy_mode_declares_classic_queues_without_arguments(
 ) -> None:
     run_topology(tmp_path, attrs.evolve(rabbitmq_config, legacy_queues=True))
     queues = {q["name"]: q for q in listing("list_queues", rabbitmq_config.virtualhost, "name", "type", "arguments")}
-    for name in ("mass-rebuild-check-inputs", "build-inputs", "push-build-inputs", "mass-rebuild-check-jobs",
+    for name in ("mass-rebuild-check-inputs", "build-inputs", "push-build-inputs", "check-run-inputs", "mass-rebuild-check-jobs",
                  "build-inputs-x86_64-linux", "build-results", "build-logs", "stats-events"):
         assert queues[name]["type"] == "classic", name
         assert _arguments(queues[name]["arguments"]) == {}, name

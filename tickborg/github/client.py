@@ -182,10 +182,15 @@ class GitHubClient:
         path = repo_path(repo, "check-runs", check_run_id)
         return self._request("GET", repo, path, CheckRun.from_json)
 
-    def list_check_runs(self, repo: str, ref: str, check_name: str | None = None) -> list[CheckRun]:
-        """Check runs on a commit (GitHub's default `filter=latest`: newest per name)."""
+    def list_check_runs(
+        self, repo: str, ref: str, check_name: str | None = None, app_id: int | None = None
+    ) -> list[CheckRun]:
+        """Check runs on a commit (GitHub's default `filter=latest`: newest per name),
+        of one GitHub App when `app_id` is given."""
         path = repo_path(repo, "commits", ref, "check-runs")
-        params = {} if check_name is None else {"check_name": check_name}
+        params: dict[str, Any] = {} if check_name is None else {"check_name": check_name}
+        if app_id is not None:
+            params["app_id"] = app_id
         listing = self._paginated(repo, path, _check_runs_of, params)
         return [CheckRun.from_json(item) for item in listing]
 

@@ -1,4 +1,4 @@
-"""Webhook payloads as frozen models: pull_request, issue_comment, push.
+"""Webhook payloads as frozen models: pull_request, issue_comment, push, check_run, check_suite.
 
 Only the fields tickborg decides on are kept; everything else GitHub sends is
 ignored. A payload that lacks a needed field, or has one of the wrong type,
@@ -213,14 +213,95 @@ class PushEvent:
 
 
 # --------------------------------------------------------------------------
+# check_run, check_suite: a "Re-run" pressed on GitHub (action `rerequested`).
+
+
+def _app_id(obj: Mapping[str, Any], path: str) -> int | None:
+    """The id of the GitHub App that owns a check run or suite (null when none does)."""
+    if obj.get("app") is None:
+        return None
+    app, app_path = nested(obj, "app", path)
+    return field(app, "id", int, app_path)
+
+
+def _pull_request_numbers(obj: Mapping[str, Any], path: str) -> tuple[int, ...]:
+    """The PRs whose head is the checked commit; GitHub leaves out PRs from forks."""
+    full = f"{path}.pull_requests"
+    return tuple(
+        field(typed(pr, dict, f"{full}[{i}]"), "number", int, f"{full}[{i}]")
+        for i, pr in enumerate(field(obj, "pull_requests", list, path))
+    )
+
+
+@attrs.frozen
+class CheckRunEvent:
+    action: str
+    repository: Repository
+    installation_id: int | None
+    sender_login: str
+    check_run_id: int
+    name: str
+    head_sha: str
+    external_id: str | None
+    app_id: int | None
+    pull_requests: tuple[int, ...]
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> CheckRunEvent:
+        top = top_object(payload)
+        run, path = nested(top, "check_run")
+        return cls(
+            action=field(top, "action", str),
+            repository=Repository.from_payload(top),
+            installation_id=_installation_id(top),
+            sender_login=login(top, "sender"),
+            check_run_id=field(run, "id", int, path),
+            name=field(run, "name", str, path),
+            head_sha=field(run, "head_sha", str, path),
+            external_id=optional(run, "external_id", str, path, None),
+            app_id=_app_id(run, path),
+            pull_requests=_pull_request_numbers(run, path),
+        )
+
+
+@attrs.frozen
+class CheckSuiteEvent:
+    action: str
+    repository: Repository
+    installation_id: int | None
+    sender_login: str
+    check_suite_id: int
+    head_sha: str
+    app_id: int | None
+    pull_requests: tuple[int, ...]
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> CheckSuiteEvent:
+        top = top_object(payload)
+        suite, path = nested(top, "check_suite")
+        return cls(
+            action=field(top, "action", str),
+            repository=Repository.from_payload(top),
+            installation_id=_installation_id(top),
+            sender_login=login(top, "sender"),
+            check_suite_id=field(suite, "id", int, path),
+            head_sha=field(suite, "head_sha", str, path),
+            app_id=_app_id(suite, path),
+            pull_requests=_pull_request_numbers(suite, path),
+        )
+
+
+# --------------------------------------------------------------------------
 # Dispatch by event name (the X-GitHub-Event header / routing key prefix).
 
-Event = Union[PullRequestEvent, IssueCommentEvent, PushEvent]
+Event = Union[PullRequestEvent, IssueCommentEvent, PushEvent, CheckRunEvent, CheckSuiteEvent]
 
 _PARSERS: dict[str, Callable[[Any], Event]] = {
     "pull_request": PullRequestEvent.from_payload,
     "issue_comment": IssueCommentEvent.from_payload,
     "push": PushEvent.from_payload,
+    "check_run": CheckRunEvent.from_payload,
+    "check_suite": CheckSuiteEvent.from_payload,
 }
 
 

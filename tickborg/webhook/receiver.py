@@ -12,6 +12,7 @@ from tickborg.topology import (
     EVALUATION_INPUTS,
     GITHUB_EVENTS,
     PUSH_INPUTS,
+    RERUN_INPUTS,
     UNKNOWN_EVENTS,
     build_topology,
 )
@@ -22,7 +23,7 @@ NAME = "github-webhook-receiver"
 SECTION = "github_webhook_receiver"
 # The exchange and the queues bound to it, so no delivery is dropped for want
 # of a binding even before the filters have started.
-INPUT_QUEUES = (EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, UNKNOWN_EVENTS)
+INPUT_QUEUES = (EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, RERUN_INPUTS, UNKNOWN_EVENTS)
 
 _log = get_logger(__name__)
 
