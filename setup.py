@@ -13,5 +13,5 @@ setup(
     # Namespace discovery also finds folders of data, such as tickborg/fakegithub/data.
     packages=[*find_namespace_packages(include=["tickborg", "tickborg.*"]), "tickborg.workers"],
     package_dir={"tickborg.workers": "workers"},
-    package_data={"tickborg.fakegithub.data": ["*.json", "*.md"]},
+    package_data={"tickborg.fakegithub.data": ["*.json", "*.md"], "tickborg.logs.data": ["*.html"]},
 )
