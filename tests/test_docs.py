@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 from tickborg import config
+from tickborg.cli import COMMANDS
 
 from support.paths import REPO
 
@@ -230,3 +231,8 @@ def test_process_sections_are_documented() -> None:
         for process in re.findall(r"`([\w-]+)`", processes):
             documented[process] = set(re.findall(r"`(\w+)`", sections.split("(")[0]))
     assert documented == {name: set(sections) for name, sections in config.PROCESS_SECTIONS.items()}
+
+
+def test_every_command_is_in_the_architecture() -> None:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    assert [name for name in COMMANDS if f"| `{name}` |" not in text] == []
