@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -12,8 +11,8 @@ import requests
 
 from support.process import wait_until
 from tickborg.config import Config
+from tickborg.demo.webhooks import delivery_headers
 from tickborg.webhook.receiver import build
-from tickborg.webhook.signature import sign
 
 WEBHOOK_SECRET = "filter-tests-webhook-secret"
 Post = Callable[[str, Mapping[str, Any]], str]
@@ -36,12 +35,7 @@ def webhook_receiver(config: Config) -> Iterator[Post]:
 
     def post(event: str, payload: Mapping[str, Any]) -> str:
         raw = json.dumps(payload).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "X-GitHub-Event": event,
-            "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign(WEBHOOK_SECRET.encode(), raw),
-        }
+        headers = delivery_headers(WEBHOOK_SECRET, event, raw)
         response = requests.post(f"http://{host}:{port}/", data=raw, headers=headers, timeout=10)
         assert response.status_code == 200, response.text
         return response.text
