@@ -37,7 +37,7 @@ def test_logs_are_stored_byte_for_byte_whatever_the_order(make_log_fleet: Callab
             stream(fleet, key, many, seed)
         for key in (PR_KEY, PUSH_KEY, DOTTED_KEY):
             files = layout.attempt(key, ATTEMPT)
-            wait_until(lambda: files.result.exists() and files.log.read_bytes() == log_text(many), timeout=60)
+            wait_until(lambda f=files: f.result.exists() and f.log.read_bytes() == log_text(many), timeout=60)
             assert json.loads(files.metadata.read_text()) == start().to_json()
             assert json.loads(files.result.read_text()) == result().to_json()
         assert (fleet.root / "tick-org" / "monorepo.push.main" / ATTEMPT).exists()

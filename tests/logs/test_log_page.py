@@ -13,7 +13,7 @@ import pytest
 from selenium.webdriver.support.ui import WebDriverWait
 
 from browser_support import WIDTH, chromium, png_size
-from logapi_support import Client, logapi
+from logapi_support import logapi
 from logs_support import ATTEMPT, PR_KEY, body, line, result, start
 from tickborg.messages import BuildStatus
 from tickborg.logs.collector import LogCollector
@@ -54,7 +54,7 @@ def assert_screenshot(driver: Any, path: Path) -> None:
 
 
 def wait_for(driver: Any, condition: Any, timeout: float = 30) -> Any:
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: condition(d))
+    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
 
 
 @pytest.fixture

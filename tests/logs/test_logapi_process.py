@@ -53,7 +53,7 @@ def test_a_missing_section_exits_2_naming_it(tmp_path: Path, name: str, missing:
     config = tmp_path / "config.json"
     config.write_text(json.dumps(base_config_data(**present)))
     done = subprocess.run(
-        [sys.executable, "-m", "tickborg.cli", name, "--config", str(config)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "tickborg.cli", name, "--config", str(config)], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 2
     assert missing in done.stderr and "Traceback" not in done.stderr

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 from enum import Enum, auto
-from typing import Any, Mapping, Union
+from typing import Any, Mapping
 
 import attrs
 
@@ -25,7 +25,7 @@ NAME = "log-message-collector"
 # A line number past this is garbage, not a log: filling the gap before it would fill the disk.
 MAX_LINE_NUMBER = 10_000_000
 
-LogMessage = Union[BuildLogMsg, BuildLogStart, BuildResult]
+LogMessage = BuildLogMsg | BuildLogStart | BuildResult
 
 
 class Case(Enum):

@@ -52,7 +52,8 @@ class LogReader:
         if path is None or not path.is_file():
             return None
         try:
-            return open(path, "rb")
+            # The path resolved inside the root: a symlink put in its place since must not be followed.
+            return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
         except OSError:
             return None
 
@@ -82,10 +83,9 @@ def _attempt_ids(names: list[str]) -> set[str]:
     """Attempt ids named by a key directory's files: logs, metadata and results."""
     ids = set()
     for name in names:
-        for suffix in RESERVED_SUFFIXES:
-            name = name.removesuffix(suffix)
+        stem = next((name.removesuffix(s) for s in RESERVED_SUFFIXES if name.endswith(s)), name)
         try:
-            ids.add(check_attempt_id(name))
+            ids.add(check_attempt_id(stem))
         except InvalidPath:
             pass  # hidden files, temporaries
     return ids
