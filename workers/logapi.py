@@ -18,11 +18,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     checked(lambda: config.require_for(NAME))
     settings: ListenConfig = config.require("logapi")
     storage: LogStorageConfig = config.require("log_storage")
-    address = (settings.listen.host, settings.listen.port)
     try:
-        server = LogApiServer(address, LogReader(Layout(storage.path)))
+        server = LogApiServer(settings.listen, LogReader(Layout(storage.path)))
     except OSError as exc:
-        get_logger(NAME).error("cannot listen", address=f"{address[0]}:{address[1]}", error=exc.strerror or str(exc))
+        get_logger(NAME).error("cannot listen", address=str(settings.listen), error=exc.strerror or str(exc))
         return 1
     return serve_until_stopped(server)
 

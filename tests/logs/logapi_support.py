@@ -10,6 +10,7 @@ from typing import Iterator
 
 import attrs
 
+from tickborg.config import ListenAddress
 from tickborg.logs.layout import Layout
 from tickborg.logs.reader import LogReader
 from tickborg.logs.server import LogApiServer
@@ -43,7 +44,7 @@ class Client:
 
 @contextmanager
 def logapi(root: Path) -> Iterator[Client]:
-    server = LogApiServer(("127.0.0.1", 0), LogReader(Layout(root)))
+    server = LogApiServer(ListenAddress("127.0.0.1", 0), LogReader(Layout(root)))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

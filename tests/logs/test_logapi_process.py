@@ -4,6 +4,7 @@ served by logapi; both stop with exit status 0 on SIGTERM; a missing section exi
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,19 @@ def test_a_missing_section_exits_2_naming_it(tmp_path: Path, name: str, missing:
     )
     assert done.returncode == 2
     assert missing in done.stderr and "Traceback" not in done.stderr
+
+
+def test_logapi_exits_1_when_its_address_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = tmp_path / "config.json"
+        data = base_config_data(logapi={"listen": f"127.0.0.1:{port}"}, log_storage={"path": str(tmp_path / "logs")})
+        config.write_text(json.dumps(data))
+        done = subprocess.run(
+            [sys.executable, "-m", "tickborg.cli", "logapi", "--config", str(config)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    assert done.returncode == 1
+    assert "cannot listen" in done.stderr

@@ -5,10 +5,11 @@ from __future__ import annotations
 import http.server
 import importlib.resources
 import signal
-import socket
 import threading
 from typing import Any
 
+from tickborg.config import ListenAddress
+from tickborg.listening import address_family
 from tickborg.logs.api import COMMON_HEADERS, Response, answer
 from tickborg.logs.reader import LogReader
 from tickborg.logsetup import get_logger
@@ -28,11 +29,12 @@ def page() -> bytes:
 class LogApiServer(http.server.ThreadingHTTPServer):
     daemon_threads = True  # a polling page's keep-alive connection must not hold up a stop
 
-    def __init__(self, address: tuple[str, int], reader: LogReader) -> None:
+    def __init__(self, listen: ListenAddress, reader: LogReader) -> None:
+        """Bound and listening once built (OSError if the address is taken)."""
         self.reader = reader
         self.page = page()
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        super().__init__(address, _Handler)
+        self.address_family = address_family(listen)
+        super().__init__((listen.host, listen.port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         _log.exception("request failed", client=client_address[0])
