@@ -102,7 +102,9 @@ def run(options: Options, say: Say) -> int:
     )
     children = Children(root / "logs", {**os.environ, MARKER_ENV: str(root)})
     previous_term = signal.signal(signal.SIGTERM, _raise_stopped)
-    vhost_made = keep_logs = False
+    # Also when started with SIGINT ignored (as a background job is): Ctrl-C must stop the fleet.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    vhost_made = keep_logs = finished = False
     status = 1
     try:
         say(f"tickborg demo in {root}")
@@ -113,6 +115,7 @@ def run(options: Options, say: Say) -> int:
         demo = Demo(options, write_scene(root, Ports(), broker, sandbox), children, say)
         demo.start_fleet()
         demo.drive()
+        finished = True
         status = 0
         if options.keep_running:
             demo.serve()
@@ -127,8 +130,9 @@ def run(options: Options, say: Say) -> int:
         keep_logs = True
         say(f"FAILED: {exc}")
     except (KeyboardInterrupt, Stopped):
-        say("interrupted: stopping the fleet" if status else "stopping the fleet")
-        status = status or 130
+        # After a finished run, Ctrl-C is how --keep-running ends: a success.
+        say("stopping the fleet" if finished else "interrupted: stopping the fleet")
+        status = 0 if finished else 130
     finally:
         # Cleanup must run to the end, whatever else arrives.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
