@@ -69,3 +69,14 @@ def test_bad_paths_and_garbage_are_dead_lettered(make_log_fleet: Callable[..., L
         assert sorted(p.name for p in fleet.root.iterdir()) == ["tick-org"]
         assert not (fleet.tmp_path / "escape").exists()
         assert process.poll() is None
+
+
+def test_two_collectors_share_the_storage(make_log_fleet: Callable[..., LogFleet]) -> None:
+    """Scaled out, two collectors take lines of the same build at once: each attempt's writes hold its lock."""
+    fleet = make_log_fleet()
+    lines = [f"line {n}" for n in range(1, 301)]
+    files = Layout(fleet.root).attempt(PR_KEY, ATTEMPT)
+    with fleet.run("log-message-collector"), fleet.run("log-message-collector"):
+        stream(fleet, PR_KEY, lines, seed=11)
+        wait_until(lambda: files.result.exists() and files.log.read_bytes() == log_text(lines), timeout=60)
+    assert fleet.broker.count(dead_queue(BUILD_LOGS)) == 0
