@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import importlib.resources
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -37,7 +38,12 @@ class LogApiServer(http.server.ThreadingHTTPServer):
         super().__init__((listen.host, listen.port), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        _log.exception("request failed", client=client_address[0])
+        # A page closed mid-download is routine; anything else is a bug worth its traceback.
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            _log.info("client connection lost", client=client_address[0], error=str(error))
+        else:
+            _log.exception("request failed", client=client_address[0])
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
