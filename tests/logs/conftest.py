@@ -1,4 +1,4 @@
-"""A log fleet for one test: config file, broker with the topology, the log root."""
+"""The `make_log_fleet` fixture: a config file, a broker with the whole topology, a log root."""
 
 from __future__ import annotations
 
@@ -8,32 +8,13 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
+from log_fleet import LogFleet
 from support.config import base_config_data
-from support.process import tickborg_process
 from support.rabbit import free_port
 from support.runtime import Broker
-from tickborg.broker import declare, properties
+from tickborg.broker import declare
 from tickborg.config import RabbitMQConfig, load_config
-from tickborg.topology import LOGS, build_topology
-
-
-class LogFleet:
-    def __init__(self, config_path: Path, broker: Broker, root: Path, listen: str, tmp_path: Path) -> None:
-        self.config_path = config_path
-        self.broker = broker
-        self.root = root
-        self.listen = listen
-        self.tmp_path = tmp_path
-
-    def run(self, name: str) -> Any:
-        return tickborg_process(name, self.config_path, self.process_log(name))
-
-    def process_log(self, name: str) -> Path:
-        return self.tmp_path / f"{name}.log"
-
-    def publish(self, key: str, raw: bytes) -> None:
-        """As a builder does: to the `logs` exchange, routed by the log key."""
-        self.broker.channel.basic_publish(LOGS, key, raw, properties(), mandatory=True)
+from tickborg.topology import build_topology
 
 
 @pytest.fixture

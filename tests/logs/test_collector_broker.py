@@ -8,7 +8,7 @@ import json
 import random
 from typing import Callable
 
-from conftest import LogFleet
+from log_fleet import LogFleet
 from logs_support import ATTEMPT, DOTTED_KEY, LINES, PR_KEY, PUSH_KEY, body, line, log_text, result, start
 from support.process import wait_until
 from tickborg.logs.layout import Layout

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from conftest import LogFleet
+from log_fleet import LogFleet
 from logs_support import ATTEMPT, PR_KEY, body, line, log_text, result, start
 from support.process import wait_until
 from tickborg.logs.layout import Layout

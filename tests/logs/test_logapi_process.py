@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import LogFleet
+from log_fleet import LogFleet
 from logapi_support import Client
 from logs_support import ATTEMPT, DOTTED_KEY, LINES, body, line, log_text, result, start
 from support.config import base_config_data
