@@ -91,13 +91,14 @@ class LogWriter:
                 _forget_parked(paths, range(number + 1, after.lines + 1))
 
     def result(self, files: AttemptFiles, result: Any) -> None:
-        write_json(files.result, result)
         paths = _Paths.of(files)
         with _locked(paths) as (progress, save):
             numbers = sorted(n for n in _parked_numbers(paths) if n > progress.lines)
             lines = ((n, Path(paths.parked_line(n)).read_bytes()) for n in numbers)
             save(attrs.evolve(_extend(paths, progress, lines), sealed=True))
             shutil.rmtree(paths.parked, ignore_errors=True)
+        # Last: once a result is there, readers take the log as complete.
+        write_json(files.result, result)
 
 
 @contextmanager
