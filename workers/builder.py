@@ -19,6 +19,7 @@ from tickborg.config import BuilderConfig, CheckoutConfig
 from tickborg.logsetup import get_logger
 from tickborg.process import checked, start
 from tickborg.runtime.serve import serve
+from tickborg.stats.emitter import emitting
 
 NAME = "builder"
 READY_WAIT_SECONDS = 30.0
@@ -42,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not wait_ready(publisher, READY_WAIT_SECONDS):
             log.warning("the log connection is not up yet; consuming anyway")
-        worker = Builder(config, publisher, Checkouts(checkout.root))
-        return serve(worker, config, consumes=input_queues(config), publishes_to=OUTPUTS)
+        with emitting(config, NAME) as events:
+            worker = Builder(config, publisher, Checkouts(checkout.root), events=events)
+            return serve(worker, config, consumes=input_queues(config), publishes_to=OUTPUTS, events=events)
     finally:
         publisher.stop()
 

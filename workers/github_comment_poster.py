@@ -9,6 +9,7 @@ from tickborg.process import checked, start
 from tickborg.reporter.runs import LogLinks
 from tickborg.reporter.worker import StatusReporter
 from tickborg.runtime.serve import serve
+from tickborg.stats.emitter import emitting
 from tickborg.topology import BUILD_RESULTS_QUEUE
 
 NAME = "github-comment-poster"
@@ -17,8 +18,10 @@ NAME = "github-comment-poster"
 def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
-    github = checked(lambda: GitHubClient.from_config(config.require("github_app")))
-    try:
-        return serve(StatusReporter(github, LogLinks.from_config(config)), config, consumes=[BUILD_RESULTS_QUEUE])
-    finally:
-        github.close()
+    with emitting(config, NAME) as events:
+        github = checked(lambda: GitHubClient.from_config(config.require("github_app"), events=events))
+        try:
+            worker = StatusReporter(github, LogLinks.from_config(config))
+            return serve(worker, config, consumes=[BUILD_RESULTS_QUEUE], events=events)
+        finally:
+            github.close()

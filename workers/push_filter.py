@@ -7,6 +7,7 @@ from typing import Sequence
 from tickborg.filters.push import PushFilter
 from tickborg.process import checked, start
 from tickborg.runtime.serve import serve
+from tickborg.stats.emitter import emitting
 from tickborg.topology import BUILD_RESULTS_QUEUE, PUSH_INPUTS, build_queue
 
 NAME = "push-filter"
@@ -16,4 +17,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
     targets = [*map(build_queue, config.systems.primary), BUILD_RESULTS_QUEUE]
-    return serve(PushFilter(config), config, consumes=[PUSH_INPUTS], publishes_to=targets)
+    with emitting(config, NAME) as events:
+        return serve(PushFilter(config), config, consumes=[PUSH_INPUTS], publishes_to=targets, events=events)

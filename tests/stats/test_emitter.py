@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pika
 import structlog
-
 from stats_support import received_events
+from support.process import wait_until
 from support.rabbit import PrivateNode, free_port
 from support.runtime import Broker
+
 from tickborg.broker import declare
 from tickborg.config import Config, RabbitMQConfig, Secret
 from tickborg.messages import Event
 from tickborg.publisher import Publisher
 from tickborg.stats.emitter import StatsEmitter, emitting, stats_emitter
 from tickborg.topology import STATS, STATS_EVENTS, build_topology
-from support.process import wait_until
 
 # Well past anything the emitter does per call, yet far below a blocked call.
 CALLS_TAKE_AT_MOST = 5.0

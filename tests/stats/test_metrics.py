@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from prometheus_client import generate_latest
+from support.metrics import samples, value
 
-from stats_support import samples, value
 from tickborg.errors import DecodeError
 from tickborg.messages import Event, EventMessage
+from tickborg.runtime.actions import Ack
 from tickborg.stats.metrics import Metrics
 from tickborg.stats.worker import StatsCollector
-from tickborg.runtime.actions import Ack
 
 SENDER = "node-1/builder"
 

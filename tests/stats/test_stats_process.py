@@ -8,20 +8,20 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import pika
 import pytest
-
-from stats_support import scrape, value
 from support.config import base_config_data
+from support.metrics import Samples, scrape, stats_consuming, value
 from support.process import tickborg_process, wait_until
 from support.rabbit import free_port
 from support.runtime import Broker
+
 from tickborg.broker import properties
 from tickborg.config import RabbitMQConfig, load_config
-from tickborg.messages import Event, EventMessage
+from tickborg.messages import Event
 from tickborg.stats.emitter import emitting
 from tickborg.topology import STATS, STATS_EVENTS, dead_queue
 
@@ -30,14 +30,6 @@ def _write_config(tmp_path: Path, rabbitmq: RabbitMQConfig, **overrides: Any) ->
     path = tmp_path / "config.json"
     path.write_text(json.dumps(base_config_data(rabbitmq, **overrides)))
     return path
-
-
-def _consumed(broker: Broker) -> bool:
-    try:
-        return broker.channel.queue_declare(STATS_EVENTS, passive=True).method.consumer_count > 0
-    except pika.exceptions.ChannelClosedByBroker:
-        broker.channel = broker.connection.channel()
-        return False
 
 
 class Stats:
@@ -49,7 +41,7 @@ class Stats:
     def publish(self, body: bytes) -> None:
         self.broker.channel.basic_publish(STATS, "", body, properties(), mandatory=True)
 
-    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    def metrics(self) -> Samples:
         return scrape(f"{self.url}/metrics")
 
 
@@ -58,7 +50,7 @@ def stats(tmp_path: Path, rabbitmq_config: RabbitMQConfig) -> Iterator[Stats]:
     port = free_port()
     config_path = _write_config(tmp_path, rabbitmq_config, stats={"listen": f"127.0.0.1:{port}"})
     with Broker(rabbitmq_config) as broker, tickborg_process("stats", config_path, tmp_path / "stats.log"):
-        wait_until(lambda: _consumed(broker), timeout=30)
+        wait_until(lambda: stats_consuming(broker), timeout=30)
         yield Stats(f"http://127.0.0.1:{port}", broker, config_path)
 
 

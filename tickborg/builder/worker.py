@@ -39,6 +39,7 @@ from tickborg.messages import (
     BuildLogStart,
     BuildResult,
     BuildStatus,
+    Event,
     ExchangeQueue,
     UnexpectedError,
     decode,
@@ -47,6 +48,7 @@ from tickborg.messages import (
 )
 from tickborg.runtime.actions import Publish
 from tickborg.runtime.worker import Notify, NotifyWorker
+from tickborg.stats.emit import Emit, discard
 
 # Log lines published but not yet confirmed; more wait in the job's log stream (the build does not).
 LOG_WINDOW = 1000
@@ -101,13 +103,16 @@ def _destination(given: ExchangeQueue | None, default: tuple[str, str]) -> tuple
 class Builder(NotifyWorker[Assignment]):
     name = "builder"
 
-    def __init__(self, config: Config, publisher: Submitting, checkouts: Checkouts, jobs: int | None = None) -> None:
+    def __init__(
+        self, config: Config, publisher: Submitting, checkouts: Checkouts, jobs: int | None = None, events: Emit = discard
+    ) -> None:
         self.config = config
         self.settings: BuilderConfig = config.require("builder")
         self.publisher = publisher
         self.checkouts = checkouts
         self.sandbox = Sandbox(self.settings.sandbox)
         self.jobs = jobs or os.cpu_count() or 1
+        self.events = events
 
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> Assignment:
         return Assignment(decode(BuildJob, body), self.system_of(routing_key))
@@ -174,6 +179,7 @@ class Builder(NotifyWorker[Assignment]):
             self.publisher, attempt.logs, attempt.system, self.config.identity, attempt.attempt_id,
             self.settings.log_tail_lines, LOG_WINDOW, CONFIRM_TIMEOUT_SECONDS,
         )
+        self.events(Event.of("build-started", attempt.system))
         with stream:
             start = BuildLogStart(attempt.system, self.config.identity, attempt.attempt_id, attempt.attempted, attempt.skipped)
             stream.publish(attempt.logs, start)
@@ -228,6 +234,8 @@ class Builder(NotifyWorker[Assignment]):
     def _results(self, attempt: _Attempt, status: AnyBuildStatus, output: tuple[str, ...]) -> tuple[Publish, ...]:
         """The result, to `statusreport` and (for the log collector, beside the log) to `logs`."""
         job = attempt.job
+        kind = "UnexpectedError" if isinstance(status, UnexpectedError) else status.to_json()
+        self.events(Event.of("build-finished", attempt.system, kind))
         result = BuildResult(
             repo=job.repo, pr=job.pr, system=attempt.system, output=output, attempt_id=attempt.attempt_id,
             request_id=job.request_id, status=status, skipped_attrs=attempt.skipped,

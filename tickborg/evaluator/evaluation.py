@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from tickborg.checkout import Checkouts, GitError, MergeConflict, MissingCommit, Workdir
 from tickborg.config import Config
@@ -16,7 +17,8 @@ from tickborg.github.errors import CommitStatusError
 from tickborg.github.models import Issue
 from tickborg.github.status import CommitStatus
 from tickborg.logsetup import get_logger
-from tickborg.messages import BuildJob, EvaluationJob
+from tickborg.messages import BuildJob, EvaluationJob, Event
+from tickborg.stats.emit import Emit, discard
 
 log = get_logger(__name__)
 
@@ -39,10 +41,11 @@ def status_context(existing: list[str]) -> str:
 
 
 class Evaluator:
-    def __init__(self, config: Config, github: GitHubClient, checkouts: Checkouts) -> None:
+    def __init__(self, config: Config, github: GitHubClient, checkouts: Checkouts, events: Emit = discard) -> None:
         self.config = config
         self.github = github
         self.checkouts = checkouts
+        self.events = events
 
     def decide(self, job: EvaluationJob) -> Decision[Case]:
         repo = job.repo.full_name
@@ -58,14 +61,30 @@ class Evaluator:
 
     def _evaluate(self, job: EvaluationJob) -> Decision[Case]:
         repo, number = job.repo.full_name, job.pr.number
-        issue = self.github.get_issue(repo, number)
+        try:
+            issue = self.github.get_issue(repo, number)
+        except CommitStatusError:
+            self.events(Event.of("issue-fetch-failed"))
+            raise
         if not issue.is_pull_request:
             return Decision(Case.NOT_A_PULL_REQUEST, reason=f"#{number} is an issue")
         if issue.state != "open":
+            self.events(Event.of("issue-already-closed"))
             return Decision(Case.PR_CLOSED, reason=f"state {issue.state}")
         contexts = [s.context for s in self.github.list_statuses(repo, job.pr.head_sha)]
         status = CommitStatus(repo, job.pr.head_sha, status_context(contexts)).set(self.github, "pending", "Starting")
         branch = job.pr.target_branch or self.github.get_pull_request(repo, number).base_ref
+        started = time.monotonic()
+        decision = self._merged(job, branch, issue, status)
+        # An evaluation that reached its verdict; one cut short by GitHub is retried, and counted then.
+        # Whole seconds, as tickborg's `u64` field has it.
+        self.events(Event.of("evaluation-duration", branch, round(time.monotonic() - started)))
+        self.events(Event.of("evaluation-duration-count", branch))
+        return decision
+
+    def _merged(self, job: EvaluationJob, branch: str, issue: Issue, status: CommitStatus) -> Decision[Case]:
+        """Merge, inspect and schedule: the evaluation proper, once the PR is known to be open."""
+        repo, number = job.repo.full_name, job.pr.number
         try:
             status, evaluation = self._inspect(job, branch, issue, status)
         except MissingCommit as exc:

@@ -37,6 +37,8 @@ from tickborg.github.models import (
 from tickborg.github.pacer import WritePacer
 from tickborg.github.transport import Clock, Transport, repo_path
 from tickborg.logsetup import get_logger
+from tickborg.messages import Event
+from tickborg.stats.emit import Emit, discard
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -47,10 +49,11 @@ PAGE_SIZE = 100
 
 
 class GitHubClient:
-    def __init__(self, transport: Transport, auth: AppAuth, pacer: WritePacer) -> None:
+    def __init__(self, transport: Transport, auth: AppAuth, pacer: WritePacer, events: Emit = discard) -> None:
         self._transport = transport
         self._auth = auth
         self._pacer = pacer
+        self._events = events
 
     @classmethod
     def from_config(
@@ -60,6 +63,7 @@ class GitHubClient:
         sleep: Callable[[float], None] = time.sleep,
         renew_margin: float = DEFAULT_RENEW_MARGIN_SECONDS,
         session: requests.Session | None = None,
+        events: Emit = discard,
     ) -> GitHubClient:
         try:
             key = load_private_key(config.private_key.value)
@@ -68,7 +72,7 @@ class GitHubClient:
         transport = Transport(config.api_url, config.timeout_seconds, clock, session)
         auth = AppAuth(transport, config.app_id, key, clock, config.installation_id, renew_margin)
         pacer = WritePacer(config.writes_per_second, config.write_burst, clock, sleep)
-        return cls(transport, auth, pacer)
+        return cls(transport, auth, pacer, events)
 
     def close(self) -> None:
         self._transport.close()
@@ -78,12 +82,13 @@ class GitHubClient:
 
     @contextmanager
     def _reporting(self, repo: str, expect_404: bool = False) -> Iterator[None]:
-        """Log a failed call once, with GitHub's message, and let it propagate."""
+        """Log (and count, as `github-api-error`) a failed call once, with GitHub's message, and let it propagate."""
         try:
             yield
         except CommitStatusError as exc:
             # A 404 the caller expects is an answer, not a failure worth a warning.
             if not (expect_404 and exc.status == 404):
+                self._events(Event.of("github-api-error", type(exc).__name__))
                 log.warning(
                     "github call failed",
                     repo=repo,

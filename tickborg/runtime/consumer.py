@@ -31,6 +31,7 @@ from tickborg.backoff import backoff_seconds
 from tickborg.broker import CONNECTION_ERRORS, TopologyMismatch, connect, copy_properties, declare, properties
 from tickborg.config import RabbitMQConfig
 from tickborg.logsetup import get_logger
+from tickborg.messages import Event
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 from tickborg.runtime.retry import (
     Republish,
@@ -43,6 +44,7 @@ from tickborg.runtime.retry import (
 )
 from tickborg.runtime.unsettled import Unsettled, fingerprint
 from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
+from tickborg.stats.emit import Emit, discard
 from tickborg.topology import Topology
 
 # How many streamed publishes a notify worker may have outstanding before
@@ -101,6 +103,7 @@ class Runner:
         identity: str,
         prefetch: int = 1,
         rng: random.Random | None = None,
+        events: Emit = discard,
     ) -> None:
         self.worker = worker
         self.queues = tuple(queues)
@@ -109,6 +112,8 @@ class Runner:
         self.identity = identity
         self.prefetch = prefetch
         self.rng = rng or random.Random()
+        # Metrics (SPEC §11): what arrived, what decoded, what was dead-lettered.
+        self.events = events
         self.policy = RetryPolicy(rabbitmq.delivery_limit, rabbitmq.retry_base_seconds, rabbitmq.retry_cap_seconds)
         self.log = get_logger("tickborg.runtime", worker=worker.name, identity=identity)
         self._stop = threading.Event()
@@ -248,6 +253,7 @@ class Runner:
             )
             context = {"worker": self.worker.name, "identity": self.identity, "queue": queue, "delivery_tag": method.delivery_tag}
             received = _Received(channel, method.delivery_tag, props, delivery, self._generation, context, redeliveries)
+            self.events(Event.of("job-received"))
             owed = self._unsettled.take(received.fingerprint) if method.redelivered else None
             if owed is not None:
                 with structlog.contextvars.bound_contextvars(**received.context):
@@ -267,6 +273,7 @@ class Runner:
 
     def _decode(self, received: _Received) -> tuple[Any, list[Action]]:
         job, dumped = decode_or_dump(self.worker, received.delivery)
+        self.events(Event.of("job-decode-failure" if dumped else "job-decode-success"))
         if not dumped:
             received.context.update(self.worker.log_context(job))
         return job, dumped
@@ -368,6 +375,7 @@ class Runner:
             return
         channel.basic_ack(tag)
         if plan.exchange:
+            self.events(Event.of("dead-lettered", delivery.queue))
             self.log.warning("dead-lettered", dead_queue=f"{delivery.queue}.dead", reason=_reason(verdict))
         else:
             self.log.warning("retry scheduled", attempt=delivery.attempt, retry_in=plan.delay_seconds, reason=_reason(verdict))

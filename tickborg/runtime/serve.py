@@ -7,6 +7,7 @@ from typing import Sequence
 from tickborg.config import Config
 from tickborg.runtime.consumer import Runner
 from tickborg.runtime.worker import AnyWorker
+from tickborg.stats.emit import Emit, discard
 from tickborg.topology import build_topology
 
 
@@ -16,10 +17,12 @@ def serve(
     consumes: Sequence[str],
     publishes_to: Sequence[str] = (),
     prefetch: int = 1,
+    events: Emit = discard,
 ) -> int:
     """Consume `consumes`; `publishes_to` names queues the worker sends to
-    directly, declared so that no message is published into the void."""
+    directly, declared so that no message is published into the void;
+    `events` gets the runtime's metrics events."""
     topology = build_topology(config).select([*consumes, *publishes_to])
-    runner = Runner(worker, consumes, config.rabbitmq, topology, config.identity, prefetch)
+    runner = Runner(worker, consumes, config.rabbitmq, topology, config.identity, prefetch, events=events)
     runner.install_signal_handlers()
     return runner.run()

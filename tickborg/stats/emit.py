@@ -6,7 +6,7 @@ without any broker; a process passes its `StatsEmitter`.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from tickborg.messages import Event
 

@@ -17,6 +17,7 @@ from tickborg.topology import (
     build_topology,
 )
 from tickborg.publisher import Publisher
+from tickborg.stats.emitter import StatsEmitter, stats_emitter
 from tickborg.webhook.server import WebhookServer
 
 NAME = "github-webhook-receiver"
@@ -31,9 +32,10 @@ _log = get_logger(__name__)
 class Receiver:
     """The HTTP server and the publisher thread, started and stopped together."""
 
-    def __init__(self, server: WebhookServer, publisher: Publisher) -> None:
+    def __init__(self, server: WebhookServer, publisher: Publisher, events: StatsEmitter) -> None:
         self.server = server
         self.publisher = publisher
+        self.events = events
         self._serving = threading.Thread(target=server.serve_forever, name="webhook-http")
 
     @property
@@ -44,6 +46,7 @@ class Receiver:
     def start(self) -> None:
         """Bind the listening socket (OSError if taken), connect, serve in the background."""
         self.server.listen()
+        self.events.start()
         self.publisher.start()
         self._serving.start()
 
@@ -52,6 +55,7 @@ class Receiver:
         self.server.stop()
         self._serving.join()
         self.publisher.stop()
+        self.events.stop()
 
 
 def build(config: Config) -> Receiver:
@@ -67,8 +71,8 @@ def build(config: Config) -> Receiver:
         # A confirm later than a request would wait for it: the broker is not confirming.
         confirm_overdue=section.confirm_timeout_seconds,
     )
-    server = WebhookServer(section, publisher)
-    return Receiver(server, publisher)
+    events = stats_emitter(config, NAME)
+    return Receiver(WebhookServer(section, publisher, events), publisher, events)
 
 
 def run(receiver: Receiver) -> int:

@@ -25,8 +25,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
 from tickborg.config import WebhookReceiverConfig
+from tickborg.listening import address_family, bind
 from tickborg.logsetup import get_logger
+from tickborg.messages import Event
 from tickborg.publisher import Message, Nacked, Unavailable
+from tickborg.stats.emit import Emit, discard
 from tickborg.webhook.validation import (
     Accepted,
     Rejected,
@@ -150,24 +153,20 @@ class WebhookServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, settings: WebhookReceiverConfig, publisher: Publishing) -> None:
+    def __init__(self, settings: WebhookReceiverConfig, publisher: Publishing, events: Emit = discard) -> None:
         listen = settings.listen
-        self.address_family = socket.AF_INET6 if ":" in listen.host else socket.AF_INET
+        self.address_family = address_family(listen)
         self.settings = settings
         self.secret = settings.webhook_secret.value.encode()
         self.publisher = publisher
+        self.events = events
         self.connections = _Connections(settings.max_connections)
         self.unverified = _Budget(settings.max_unverified_body_bytes)
         # Bound by `listen()`, so that building a server does no I/O.
         super().__init__((listen.host, listen.port), _Handler, bind_and_activate=False)
 
     def listen(self) -> None:
-        try:
-            self.server_bind()
-            self.server_activate()
-        except OSError:
-            self.socket.close()
-            raise
+        bind(self)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         if self.connections.admit(request):
@@ -294,6 +293,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             log.warning("webhook rejected", status=outcome.status, reason=outcome.reason)
             self._reply(outcome.status, outcome.reason)
             return
+        self.server.events(Event.of("webhook-received", outcome.event))
         log = log.bind(repo=outcome.repository, routing_key=outcome.routing_key)
         problem = self._publish(outcome, body)
         elapsed_ms = round((time.monotonic() - started) * 1000, 1)
