@@ -29,16 +29,10 @@ COMMANDS: dict[str, str] = {
 USAGE = "usage: tickborg <command> [--config PATH] [options]\ncommands: " + ", ".join(COMMANDS)
 
 
-def resolve(name: str) -> Callable[[Sequence[str]], int | None] | None:
-    """The command's main function, or None when it is not built yet."""
+def resolve(name: str) -> Callable[[Sequence[str]], int | None]:
+    """The command's main function (imported only when run: each process loads what it uses)."""
     module_name, _, function = COMMANDS[name].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    return getattr(module, function)
+    return getattr(importlib.import_module(module_name), function)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,11 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS:
         sys.stderr.write(f"tickborg: unknown command {name!r}\n{USAGE}\n")
         return 2
-    command = resolve(name)
-    if command is None:
-        sys.stderr.write(f"tickborg: {name} is not built yet in this version\n")
-        return 2
-    return command(rest) or 0
+    return resolve(name)(rest) or 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from tickborg.logs.collector import NAME, LogCollector
 from tickborg.logs.layout import Layout
 from tickborg.process import checked, start
 from tickborg.runtime.serve import serve
+from tickborg.stats.emitter import emitting
 from tickborg.topology import BUILD_LOGS
 
 # Lines are small and quick to store: many in flight keep a chatty build's log moving.
@@ -20,7 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
     storage: LogStorageConfig = config.require("log_storage")
-    return serve(LogCollector(Layout(storage.path)), config, consumes=[BUILD_LOGS], prefetch=PREFETCH)
+    with emitting(config, NAME) as events:
+        return serve(LogCollector(Layout(storage.path)), config, consumes=[BUILD_LOGS], prefetch=PREFETCH, events=events)
 
 
 if __name__ == "__main__":

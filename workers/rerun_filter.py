@@ -9,6 +9,7 @@ from tickborg.filters.rerun import RerunFilter
 from tickborg.github.client import GitHubClient
 from tickborg.process import checked, start
 from tickborg.runtime.serve import serve
+from tickborg.stats.emitter import emitting
 from tickborg.topology import BUILD_RESULTS_QUEUE, RERUN_INPUTS, build_queue
 
 NAME = "github-rerun-filter"
@@ -18,9 +19,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
     app: GitHubAppConfig = config.require("github_app")
-    github = checked(lambda: GitHubClient.from_config(app))
     targets = [*map(build_queue, config.systems.all), BUILD_RESULTS_QUEUE]
-    try:
-        return serve(RerunFilter(config, github, app.app_id), config, consumes=[RERUN_INPUTS], publishes_to=targets)
-    finally:
-        github.close()
+    with emitting(config, NAME) as events:
+        github = checked(lambda: GitHubClient.from_config(app, events=events))
+        try:
+            worker = RerunFilter(config, github, app.app_id)
+            return serve(worker, config, consumes=[RERUN_INPUTS], publishes_to=targets, events=events)
+        finally:
+            github.close()
