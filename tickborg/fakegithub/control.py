@@ -9,6 +9,9 @@ process is set up and read back over HTTP instead:
                                                {"number": 1, "head_sha": "...", "files": ["a/b"]}
     GET  /_fake/repos/{owner}/{repo}           statuses, check runs, labels and comments
     GET  /_fake/violations                     requests that departed from the API description
+    POST /_fake/hook                           {"url": "http://...", "secret": "..."}: the App's webhook
+    POST /_fake/events                         {"event": "push", "payload": {...}}: send one, as GitHub
+                                               does (201: the delivery as the deliveries API lists it)
 
 These requests need no credentials and are neither checked nor recorded.
 """
@@ -17,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from tickborg.fakegithub.handlers import Reply
+from tickborg.fakegithub.handlers import Reply, delivery_summary
 from tickborg.fakegithub.routing import PathTemplate
+from tickborg.fakegithub.sender import NoHookUrl
 from tickborg.fakegithub.state import ApiError, FakeState
 
 PREFIX = "/_fake/"
@@ -56,11 +60,26 @@ def snapshot(state: FakeState, params: Mapping[str, str], body: Any) -> Reply:
     return Reply(200, state.snapshot(f"{params['owner']}/{params['repo']}"))
 
 
+def configure_hook(state: FakeState, params: Mapping[str, str], body: Any) -> Reply:
+    _call(state.hooks.configure, **_arguments(body))
+    return Reply(201, {})
+
+
+def send_event(state: FakeState, params: Mapping[str, str], body: Any) -> Reply:
+    try:
+        delivery = _call(state.hooks.send, **_arguments(body))
+    except NoHookUrl as exc:
+        raise ApiError(409, str(exc)) from None
+    return Reply(201, delivery_summary(delivery))
+
+
 ROUTES = (
     ("POST", PathTemplate.parse("/_fake/repos"), add_repo),
     ("POST", PathTemplate.parse("/_fake/repos/{owner}/{repo}/commits"), add_commits),
     ("POST", PathTemplate.parse("/_fake/repos/{owner}/{repo}/pulls"), add_pull),
     ("GET", PathTemplate.parse("/_fake/repos/{owner}/{repo}"), snapshot),
+    ("POST", PathTemplate.parse("/_fake/hook"), configure_hook),
+    ("POST", PathTemplate.parse("/_fake/events"), send_event),
 )
 
 

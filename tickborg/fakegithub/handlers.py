@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import attrs
 
 from tickborg.fakegithub.routing import PathTemplate
+from tickborg.fakegithub.sender import Delivery
 from tickborg.fakegithub.state import ApiError, FakeState, iso, not_found
 
 MAX_PER_PAGE = 100
@@ -123,6 +124,77 @@ def get_repo_installation(request: Request) -> Reply:
 
 
 # ----------------------------------------------------------------------
+# The App's webhook deliveries
+
+
+def delivery_summary(delivery: Delivery) -> dict[str, Any]:
+    """A "simple webhook delivery", as the listing shows it."""
+    installation = delivery.payload.get("installation") or {}
+    repository = delivery.payload.get("repository") or {}
+    action = delivery.payload.get("action")
+    return {
+        "id": delivery.id,
+        "guid": delivery.guid,
+        "delivered_at": iso(delivery.delivered_at),
+        "redelivery": delivery.redelivery,
+        "duration": delivery.duration,
+        "status": delivery.status,
+        "status_code": delivery.status_code,
+        "event": delivery.event,
+        "action": action if isinstance(action, str) else None,
+        "installation_id": installation.get("id"),
+        "repository_id": repository.get("id"),
+        "throttled_at": None,
+    }
+
+
+def list_deliveries(request: Request) -> Reply:
+    """Newest first; GitHub pages this listing with an opaque `cursor`, not page numbers."""
+    per_page = max(1, min(_int_arg(request, "per_page", 30), MAX_PER_PAGE))
+    wanted = {"success": True, "failure": False}.get(request.arg("status") or "")
+    deliveries = [
+        d for d in request.state.hooks.deliveries() if wanted is None or d.succeeded == wanted
+    ]
+    cursor = request.arg("cursor")
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise ApiError(422, f"Invalid cursor: {cursor}")
+        deliveries = [d for d in deliveries if d.id < int(cursor)]
+    page = deliveries[:per_page]
+    headers = {}
+    if len(deliveries) > per_page:
+        query = {key: values[0] for key, values in request.query.items()}
+        next_query = urlencode({**query, "cursor": str(page[-1].id)})
+        headers["Link"] = f'<{request.url}?{next_query}>; rel="next"'
+    return Reply(200, [delivery_summary(d) for d in page], headers)
+
+
+def _delivery(request: Request) -> Delivery:
+    delivery = request.state.hooks.delivery(request.number("delivery_id"))
+    if delivery is None:
+        raise not_found()
+    return delivery
+
+
+def get_delivery(request: Request) -> Reply:
+    delivery = _delivery(request)
+    return Reply(
+        200,
+        {
+            **delivery_summary(delivery),
+            "url": delivery.url,
+            "request": {"headers": dict(delivery.request_headers), "payload": dict(delivery.payload)},
+            "response": {"headers": {}, "payload": delivery.response_body},
+        },
+    )
+
+
+def redeliver(request: Request) -> Reply:
+    request.state.hooks.redeliver_later(_delivery(request))
+    return Reply(202, {})
+
+
+# ----------------------------------------------------------------------
 # Statuses and check runs
 
 
@@ -201,6 +273,9 @@ ROUTES = tuple(
     for method, path, auth, handler in (
         ("POST", "/app/installations/{installation_id}/access_tokens", "app", create_access_token),
         ("GET", f"{_REPO}/installation", "app", get_repo_installation),
+        ("GET", "/app/hook/deliveries", "app", list_deliveries),
+        ("GET", "/app/hook/deliveries/{delivery_id}", "app", get_delivery),
+        ("POST", "/app/hook/deliveries/{delivery_id}/attempts", "app", redeliver),
         ("POST", f"{_REPO}/statuses/{{sha}}", "installation", create_status),
         ("GET", f"{_REPO}/commits/{{ref}}/statuses", "installation", list_statuses),
         ("POST", f"{_REPO}/check-runs", "installation", create_check_run),

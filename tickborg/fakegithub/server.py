@@ -28,6 +28,7 @@ from tickborg.fakegithub.apidesc import ApiDescription
 from tickborg.fakegithub.credentials import app_jwt_problem, bearer
 from tickborg.fakegithub.faults import DOCS, Fault, FaultRule, Faults
 from tickborg.fakegithub.handlers import Reply, Request, Route, find_route
+from tickborg.fakegithub.sender import Delivery
 from tickborg.fakegithub.state import ApiError, FakeState
 from tickborg.github.transport import Clock
 from tickborg.logsetup import get_logger
@@ -112,6 +113,14 @@ class FakeGitHub:
         with self._lock:
             taken, self._violations = self._violations, []
             return taken
+
+    def configure_hook(self, url: str, secret: str) -> None:
+        """Where (and with which secret) the App's webhook deliveries go."""
+        self.state.hooks.configure(url, secret)
+
+    def send_event(self, event: str, payload: Mapping[str, Any]) -> Delivery:
+        """Deliver one event as GitHub does: signed, once, 10 s; the attempt is recorded."""
+        return self.state.hooks.send(event, payload)
 
     def calls_to(self, method: str, path_suffix: str = "") -> list[Call]:
         return [c for c in self.calls if c.method == method and c.path.endswith(path_suffix)]

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import attrs
 
+from tickborg.fakegithub.sender import HookSender
 from tickborg.github.transport import Clock
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
@@ -110,6 +111,7 @@ class FakeState:
         self._tokens: dict[str, IssuedToken] = {}
         self._issued: list[IssuedToken] = []
         self._next_id = 1000
+        self.hooks = HookSender(clock)  # the App's webhook: deliveries sent and their log
 
     # ------------------------------------------------------------------
     # Helpers.

@@ -28,6 +28,7 @@ from tickborg.github.fields import field, top_object
 from tickborg.github.models import (
     CheckRun,
     Comment,
+    HookDelivery,
     Issue,
     PullRequest,
     PullRequestFile,
@@ -46,6 +47,8 @@ T = TypeVar("T")
 # Content-creating requests, paced against GitHub's secondary rate limits.
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 PAGE_SIZE = 100
+# What log lines name instead of a repository for calls on the App itself.
+APP_SCOPE = "(app)"
 
 
 class GitHubClient:
@@ -119,6 +122,14 @@ class GitHubClient:
             token = self._auth.token_for(installation)
             return self._transport.send(method, url, f"Bearer {token}", json, params)
 
+    def _as_app(
+        self, method: str, url: str, params: Mapping[str, Any] | None = None
+    ) -> requests.Response:
+        """A call on the App's own endpoints, authenticated with the App JWT (no installation)."""
+        if method in WRITE_METHODS:
+            self._pacer.wait()
+        return self._transport.send(method, url, f"Bearer {self._auth.app_jwt()}", params=params)
+
     def _request(
         self,
         method: str,
@@ -137,13 +148,18 @@ class GitHubClient:
         path: str,
         items: Callable[[Any], list[Any]],
         params: Mapping[str, Any] | None = None,
+        as_app: bool = False,
     ) -> Iterator[Any]:
-        """Every item of a listing, following `Link: rel="next"` page by page."""
+        """Every item of a listing, following `Link: rel="next"` page by page (lazily:
+        a caller that stops early fetches no more pages)."""
         url: str | None = self._transport.url(path)
-        query: Mapping[str, Any] | None = {**(params or {}), "per_page": PAGE_SIZE}
+        query: Mapping[str, Any] | None = {"per_page": PAGE_SIZE, **(params or {})}
         while url is not None:
             with self._reporting(repo):
-                response = self._authorized("GET", repo, url, params=query)
+                if as_app:
+                    response = self._as_app("GET", url, query)
+                else:
+                    response = self._authorized("GET", repo, url, params=query)
                 page = self._transport.decode(response, items)
                 url = response.links.get("next", {}).get("url")
                 if url is not None and not self._transport.owns(url):
@@ -239,6 +255,30 @@ class GitHubClient:
         path = repo_path(repo, "pulls", number, "files")
         listing = self._paginated(repo, path, lambda body: list_of(body, "files"))
         return [PullRequestFile.from_json(item) for item in listing]
+
+    # ------------------------------------------------------------------
+    # The App's webhook deliveries (authenticated as the App).
+
+    def list_hook_deliveries(self, per_page: int = PAGE_SIZE) -> Iterator[HookDelivery]:
+        """Every delivery attempt, newest first, fetched page by page as the caller reads on."""
+        listing = self._paginated(
+            APP_SCOPE,
+            "/app/hook/deliveries",
+            lambda body: list_of(body, "deliveries"),
+            {"per_page": per_page},
+            as_app=True,
+        )
+        return (HookDelivery.from_json(item) for item in listing)
+
+    def get_hook_delivery(self, delivery_id: int) -> HookDelivery:
+        with self._reporting(APP_SCOPE):
+            response = self._as_app("GET", self._transport.url(f"/app/hook/deliveries/{delivery_id}"))
+            return self._transport.decode(response, HookDelivery.from_json)
+
+    def redeliver_hook_delivery(self, delivery_id: int) -> None:
+        """Ask GitHub to deliver this attempt's event again (202: it does so later); paced."""
+        with self._reporting(APP_SCOPE):
+            self._as_app("POST", self._transport.url(f"/app/hook/deliveries/{delivery_id}/attempts"))
 
 
 def _check_runs_of(body: Any) -> list[Any]:

@@ -6,10 +6,12 @@ Only the fields workers use are kept; a response lacking one raises
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import attrs
 
+from tickborg.errors import DecodeError
 from tickborg.github.fields import field, login, nested, optional, top_object, typed
 
 
@@ -138,6 +140,41 @@ class Comment:
     def from_json(cls, data: Any) -> Comment:
         comment = top_object(data, "comment")
         return cls(id=field(comment, "id", int), html_url=field(comment, "html_url", str))
+
+
+@attrs.frozen
+class HookDelivery:
+    """One attempt at delivering a webhook event, as the App's delivery log lists it."""
+
+    id: int
+    guid: str  # the event's X-GitHub-Delivery; every redelivery of it shares it
+    delivered_at: float  # epoch seconds
+    redelivery: bool
+    status_code: int  # 0 when the receiver gave no HTTP answer
+    event: str
+    action: str | None
+
+    @property
+    def succeeded(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @classmethod
+    def from_json(cls, data: Any) -> HookDelivery:
+        delivery = top_object(data, "delivery")
+        delivered_at = field(delivery, "delivered_at", str)
+        try:
+            at = datetime.fromisoformat(delivered_at).timestamp()
+        except ValueError:
+            raise DecodeError(f"delivered_at: not an ISO 8601 time: {delivered_at!r}") from None
+        return cls(
+            id=field(delivery, "id", int),
+            guid=field(delivery, "guid", str),
+            delivered_at=at,
+            redelivery=field(delivery, "redelivery", bool),
+            status_code=field(delivery, "status_code", int),
+            event=field(delivery, "event", str),
+            action=optional(delivery, "action", str, "", None),
+        )
 
 
 def list_of(data: Any, what: str) -> list[Any]:
