@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "logapi": "tickborg.workers.logapi:main",
     "stats": "tickborg.workers.stats:main",
     "build-faker": "tickborg.workers.build_faker:main",
+    "redeliver-webhooks": "tickborg.workers.redeliver_webhooks:main",
     "check-config": "tickborg.tools.check_config:main",
     "topology": "tickborg.tools.topology:main",
     "dead-letters": "tickborg.tools.dead_letters:main",
@@ -73,3 +74,4 @@ log_message_collector = _entry("log-message-collector")
 logapi = _entry("logapi")
 stats = _entry("stats")
 build_faker = _entry("build-faker")
+redeliver_webhooks = _entry("redeliver-webhooks")

@@ -18,15 +18,16 @@ UNITS = REPO / "systemd"
 
 
 def test_systemd_analyze_verify_accepts_the_units() -> None:
-    units = [str(UNITS / "tickborg@.service"), str(UNITS / "tickborg.target")]
+    names = ("tickborg@.service", "tickborg.target", "tickborg-redeliver.service", "tickborg-redeliver.timer")
+    units = [str(UNITS / name) for name in names]
     done = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
-def service() -> configparser.ConfigParser:
+def service(name: str = "tickborg@.service") -> configparser.ConfigParser:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read(UNITS / "tickborg@.service")
+    parser.read(UNITS / name)
     return parser
 
 
@@ -44,6 +45,22 @@ def test_hardening_and_restart_policy() -> None:
     assert unit["LoadCredential"].startswith("secrets:")
     # stop waits longer than the default graceful shutdown period (30 s)
     assert int(unit["TimeoutStopSec"]) > 30
+
+
+def test_the_redelivery_pass_runs_every_five_minutes_hardened_alike() -> None:
+    pass_unit, worker = service("tickborg-redeliver.service")["Service"], service()["Service"]
+    assert pass_unit["Type"] == "oneshot"
+    hardening = ("NoNewPrivileges", "ProtectSystem", "ProtectHome", "PrivateTmp", "PrivateDevices",
+                 "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "RestrictSUIDSGID",
+                 "LockPersonality", "User", "Group", "LoadCredential", "Environment")
+    assert {key: pass_unit[key] for key in hardening} == {key: worker[key] for key in hardening}
+    command = pass_unit["ExecStart"].replace("/opt/tickborg/bin/tickborg", "echo")
+    assert subprocess.run(shlex.split(command), capture_output=True, text=True, check=True).stdout.split() == [
+        "redeliver-webhooks",
+        "--config",
+        "/etc/tickborg/config.json",
+    ]
+    assert service("tickborg-redeliver.timer")["Timer"]["OnUnitActiveSec"] == "5min"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 
 from conftest import Setup
@@ -14,6 +15,7 @@ from support.webhooks import load_webhook
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.testing import TEST_REPO
 from tickborg.github.client import GitHubClient
+from tickborg.github.errors import CommitStatusError
 from tickborg.topology import PUSH_INPUTS
 from tickborg.webhook.signature import Verdict, check
 
@@ -75,12 +77,9 @@ def test_the_deliveries_api_wants_the_app_jwt_not_an_installation_token(fake_git
 
 def test_an_unknown_delivery_is_404(setup: Setup, fake_github: FakeGitHub, github_client: GitHubClient) -> None:
     for call in (github_client.get_hook_delivery, github_client.redeliver_hook_delivery):
-        try:
+        with pytest.raises(CommitStatusError) as raised:
             call(999)
-        except Exception as exc:  # noqa: BLE001  (the classified error, whatever its variant)
-            assert getattr(exc, "status", None) == 404
-        else:
-            raise AssertionError("no error for an unknown delivery")
+        assert raised.value.status == 404
 
 
 def test_the_control_api_configures_the_hook_and_sends_events(

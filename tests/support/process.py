@@ -8,18 +8,20 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 from support.paths import REPO
 
 
 @contextmanager
-def tickborg_process(name: str, config_path: Path, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`tickborg <name> --config PATH` until the block ends; then SIGTERM, which must exit 0."""
+def tickborg_process(
+    name: str, config_path: Path, log_path: Path, options: Sequence[str] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`tickborg <name> --config PATH [options]` until the block ends; then SIGTERM, which must exit 0."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tickborg.cli", name, "--config", str(config_path)],
+            [sys.executable, "-m", "tickborg.cli", name, "--config", str(config_path), *options],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
