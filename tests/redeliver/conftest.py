@@ -6,26 +6,19 @@ import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import attrs
 import pytest
 
+from redeliver_setup import Setup
 from support.config import base_config_data
 from support.rabbit import free_port
 from support.receiving import WEBHOOK_SECRET, private_file
 from support.runtime import Broker
 from tickborg.broker import declare
-from tickborg.config import Config, RabbitMQConfig, load_config
+from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.keys import AppKeyPair
 from tickborg.fakegithub.testing import TEST_APP_ID
 from tickborg.topology import build_topology
-
-
-@attrs.frozen
-class Setup:
-    path: Path
-    config: Config
-    hook_url: str  # where the receiver listens once started: nothing listens before
 
 
 @pytest.fixture

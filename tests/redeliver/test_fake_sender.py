@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from conftest import Setup
+from redeliver_setup import Setup
 from support.process import wait_until
 from support.receiving import WEBHOOK_SECRET, webhook_receiver
 from support.runtime import Broker

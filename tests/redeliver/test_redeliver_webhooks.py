@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import pytest
 
-from conftest import Setup
+from redeliver_setup import Setup
 from support.process import tickborg_process, wait_until
 from support.receiving import webhook_receiver
 from support.runtime import Broker, drain
