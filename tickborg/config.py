@@ -41,6 +41,7 @@ PROCESS_SECTIONS: dict[str, tuple[str, ...]] = {
     "log-message-collector": ("log_storage",),
     "logapi": ("logapi", "log_storage"),
     "stats": ("stats",),
+    "redeliver-webhooks": ("github_app",),
 }
 
 

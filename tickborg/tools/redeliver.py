@@ -157,7 +157,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     config, args = start(NAME, argv, parser())
-    app: GitHubAppConfig = checked(lambda: config.require("github_app"))
+    checked(lambda: config.require_for(NAME))
+    app: GitHubAppConfig = config.require("github_app")
     client = checked(lambda: GitHubClient.from_config(app))
     try:
         if args.every is None:
