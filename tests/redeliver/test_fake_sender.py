@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 
+import jwt
 import pytest
 import requests
 
@@ -13,7 +15,9 @@ from support.receiving import WEBHOOK_SECRET, webhook_receiver
 from support.runtime import Broker
 from support.webhooks import load_webhook
 from tickborg.fakegithub import FakeGitHub
-from tickborg.fakegithub.testing import TEST_REPO
+from tickborg.fakegithub.keys import AppKeyPair
+from tickborg.fakegithub.testing import TEST_APP_ID, TEST_REPO
+from tickborg.github.auth import app_jwt_claims
 from tickborg.github.client import GitHubClient
 from tickborg.github.errors import CommitStatusError
 from tickborg.topology import PUSH_INPUTS
@@ -102,3 +106,17 @@ def test_the_control_api_refuses_bad_requests(fake_github: FakeGitHub) -> None:
     assert requests.post(f"{control}/hook", json={"url": "http://x"}, timeout=5).status_code == 400
     assert requests.post(f"{control}/events", json=["push"], timeout=5).status_code == 400
     assert requests.post(f"{control}/events", json={"event": "push"}, timeout=5).status_code == 400
+
+
+def test_the_listing_filters_by_status_and_refuses_a_bad_cursor(
+    setup: Setup, fake_github: FakeGitHub, github_app_key: AppKeyPair
+) -> None:
+    failed = fake_github.send_event("push", load_webhook("push.branch", TEST_REPO))
+    with webhook_receiver(setup.config):
+        fake_github.send_event("push", load_webhook("push.branch", TEST_REPO))
+    claims = app_jwt_claims(TEST_APP_ID, time.time())
+    headers = {"User-Agent": "t", "Authorization": f"Bearer {jwt.encode(claims, github_app_key.private_pem, algorithm='RS256')}"}
+    url = f"{fake_github.url}/app/hook/deliveries"
+    listed = requests.get(url, params={"status": "failure"}, headers=headers, timeout=5)
+    assert [d["guid"] for d in listed.json()] == [failed.guid]
+    assert requests.get(url, params={"cursor": "abc"}, headers=headers, timeout=5).status_code == 422
