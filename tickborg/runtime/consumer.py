@@ -51,6 +51,10 @@ from tickborg.topology import Topology
 # `notify` blocks: the build waits for the broker rather than buffering forever.
 NOTIFY_BACKLOG = 2000
 POLL_SECONDS = 0.2
+# Sent for every delivery: made once, not per message.
+JOB_RECEIVED = Event.of("job-received")
+DECODE_SUCCESS = Event.of("job-decode-success")
+DECODE_FAILURE = Event.of("job-decode-failure")
 RECONNECT_CAP_SECONDS = 30.0
 
 
@@ -253,7 +257,7 @@ class Runner:
             )
             context = {"worker": self.worker.name, "identity": self.identity, "queue": queue, "delivery_tag": method.delivery_tag}
             received = _Received(channel, method.delivery_tag, props, delivery, self._generation, context, redeliveries)
-            self.events(Event.of("job-received"))
+            self.events(JOB_RECEIVED)
             owed = self._unsettled.take(received.fingerprint) if method.redelivered else None
             if owed is not None:
                 with structlog.contextvars.bound_contextvars(**received.context):
@@ -273,7 +277,7 @@ class Runner:
 
     def _decode(self, received: _Received) -> tuple[Any, list[Action]]:
         job, dumped = decode_or_dump(self.worker, received.delivery)
-        self.events(Event.of("job-decode-failure" if dumped else "job-decode-success"))
+        self.events(DECODE_FAILURE if dumped else DECODE_SUCCESS)
         if not dumped:
             received.context.update(self.worker.log_context(job))
         return job, dumped
