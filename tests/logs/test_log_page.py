@@ -84,7 +84,8 @@ def test_the_page_follows_a_running_build_without_a_reload(tmp_path: Path, brows
         texts = browser.execute_script("return [...document.querySelectorAll('#log div')].map(d => [d.dataset.n, d.textContent])")
         assert texts[0] == ["1", "-- Configuring libfoo"]
         assert texts[-1] == [str(build.lines), "make: *** [all] Error 2"]
-        assert "Failure" in browser.find_element("id", "attempts").text
+        # The attempts list is refreshed by its own poll, which may come a moment after the log's.
+        wait_for(browser, lambda d: "Failure" in d.find_element("id", "attempts").text)
 
         shot = tmp_path / "logpage.png"
         assert_screenshot(browser, shot)
