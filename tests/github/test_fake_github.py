@@ -127,10 +127,12 @@ def test_rate_limit_fault_headers(timed_fake, github_app_key, clock):
     assert response.headers["retry-after"] == "7"
 
 
-def test_the_call_record_keeps_requests_but_not_credentials(timed_fake, client_for):
+def test_the_call_record_keeps_requests_but_not_credentials(timed_fake, client_for, clock):
     client = client_for(timed_fake)
+    clock.advance(42)
     client.create_status(TEST_REPO, SHA, "success", "tickborg-eval", "ok")
     recorded = timed_fake.calls[-1]
+    assert recorded.at == clock()  # when it was answered, by the fake's clock
     assert (recorded.method, recorded.status) == ("POST", 201)
     assert recorded.path == f"/repos/{TEST_REPO}/statuses/{SHA}"
     assert recorded.body == {"state": "success", "context": "tickborg-eval", "description": "ok"}

@@ -52,6 +52,7 @@ class Call:
     auth: str  # app | installation | none | refused
     installation_id: int | None
     headers: Mapping[str, str]
+    at: float  # epoch seconds by the fake's clock when it answered: benchmarks time the fleet by it
 
 
 def _error(status: int, message: str) -> Reply:
@@ -264,7 +265,8 @@ class FakeGitHub:
     ) -> None:
         kept = {name: headers[name] for name in RECORDED_HEADERS if headers.get(name) is not None}
         call = Call(
-            method, path, query, body, outcome.status, outcome.auth, outcome.installation_id, kept
+            method, path, query, body, outcome.status, outcome.auth, outcome.installation_id, kept,
+            self._clock(),
         )
         with self._lock:
             self._calls.append(call)
