@@ -95,7 +95,7 @@ def documented_keys() -> dict[str, str]:
 def _section_class(hint: Any) -> type | None:
     """The config class a field holds (itself, optional or a tuple of them), if any."""
     for candidate in (hint, *typing.get_args(hint)):
-        if attrs.has(candidate) and candidate not in (config.Secret, config.ListenAddress):
+        if attrs.has(candidate) and candidate not in (config.Secret, config.ListenAddress, config.BrokerNode):
             return candidate
     return None
 
@@ -176,7 +176,7 @@ def _as_json(value: Any) -> Any:
         return [_as_json(item) for item in value]
     if isinstance(value, config.Secret):
         return value.value
-    if isinstance(value, Path):
+    if isinstance(value, (Path, config.BrokerNode)):
         return str(value)
     return value
 

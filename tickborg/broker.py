@@ -23,22 +23,27 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def connection_parameters(config: RabbitMQConfig, name: str = "tickborg") -> pika.ConnectionParameters:
-    ssl_options = pika.SSLOptions(ssl.create_default_context(), config.host) if config.ssl else None
-    return pika.ConnectionParameters(
-        host=config.host,
-        port=config.port,
-        virtual_host=config.virtualhost,
-        credentials=pika.PlainCredentials(config.username, config.password.value),
-        heartbeat=config.heartbeat_seconds,
-        ssl_options=ssl_options,
-        blocked_connection_timeout=300,
-        connection_attempts=1,
-        client_properties={"connection_name": name},
-    )
+def connection_parameters(config: RabbitMQConfig, name: str = "tickborg") -> list[pika.ConnectionParameters]:
+    """One set of parameters per node, in the order they are tried (SPEC §13)."""
+    return [
+        pika.ConnectionParameters(
+            host=node.host,
+            port=node.port,
+            virtual_host=config.virtualhost,
+            credentials=pika.PlainCredentials(config.username, config.password.value),
+            heartbeat=config.heartbeat_seconds,
+            ssl_options=pika.SSLOptions(ssl.create_default_context(), node.host) if config.ssl else None,
+            blocked_connection_timeout=300,
+            connection_attempts=1,
+            client_properties={"connection_name": name},
+        )
+        for node in config.nodes
+    ]
 
 
 def connect(config: RabbitMQConfig, name: str = "tickborg") -> pika.BlockingConnection:
+    """A connection to the first node that answers; the next connect after its
+    node goes fails over to the others."""
     return pika.BlockingConnection(connection_parameters(config, name))
 
 

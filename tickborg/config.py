@@ -77,9 +77,20 @@ class ListenAddress:
 
 
 @attrs.frozen
+class BrokerNode:
+    host: str  # a name or an address: cluster nodes are usually named
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@attrs.frozen
 class RabbitMQConfig:
     host: str = "127.0.0.1"
     port: int = 5672
+    # A cluster's nodes, tried in order (SPEC §13); when given, host and port are its first.
+    hosts: tuple[BrokerNode, ...] = ()
     ssl: bool = False
     virtualhost: str = "/"
     username: str = "guest"
@@ -90,6 +101,16 @@ class RabbitMQConfig:
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 300.0
     shutdown_grace_seconds: float = 30.0
+
+    @property
+    def nodes(self) -> tuple[BrokerNode, ...]:
+        """Every node to try, in order: the cluster's, or the one host."""
+        return self.hosts or (BrokerNode(self.host, self.port),)
+
+    @property
+    def address(self) -> str:
+        """The nodes as an operator wrote them, for log lines."""
+        return ",".join(map(str, self.nodes))
 
 
 @attrs.frozen
@@ -349,17 +370,21 @@ def _read_secret(path: Path, key: str) -> Secret:
     return Secret(value, key)
 
 
-def _parse_listen(text: str, key: str) -> ListenAddress:
+def _split_host_port(text: str, key: str) -> tuple[str, int]:
     host, sep, port_text = text.rpartition(":")
     if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ConfigError(key, f"expected host:port, got {json.dumps(text)}")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return (host[1:-1] if host.startswith("[") and host.endswith("]") else host), int(port_text)
+
+
+def _parse_listen(text: str, key: str) -> ListenAddress:
+    host, port = _split_host_port(text, key)
     if host != "localhost":
         try:
             ipaddress.ip_address(host)
         except ValueError:
             raise ConfigError(key, f"{json.dumps(host)} is not an IP address") from None
-    return ListenAddress(host, int(port_text))
+    return ListenAddress(host, port)
 
 
 def _systems(values: tuple[str, ...], key: str) -> tuple[str, ...]:
@@ -371,9 +396,11 @@ def _systems(values: tuple[str, ...], key: str) -> tuple[str, ...]:
 
 def _parse_rabbitmq(s: _Section) -> RabbitMQConfig:
     d = RabbitMQConfig()
+    hosts = _parse_hosts(s)
     return RabbitMQConfig(
-        host=s.str("host", d.host),
-        port=s.int("port", d.port, minimum=1),
+        host=hosts[0].host if hosts else s.str("host", d.host),
+        port=hosts[0].port if hosts else s.int("port", d.port, minimum=1),
+        hosts=hosts,
         ssl=s.bool("ssl", d.ssl),
         virtualhost=s.str("virtualhost", d.virtualhost),
         username=s.str("username", d.username),
@@ -385,6 +412,21 @@ def _parse_rabbitmq(s: _Section) -> RabbitMQConfig:
         retry_cap_seconds=s.number("retry_cap_seconds", d.retry_cap_seconds),
         shutdown_grace_seconds=s.number("shutdown_grace_seconds", d.shutdown_grace_seconds),
     )
+
+
+def _parse_hosts(s: _Section) -> tuple[BrokerNode, ...]:
+    """`rabbitmq.hosts`: a cluster's nodes as "host:port", instead of host and port."""
+    if not s.has("hosts"):
+        return ()
+    hosts = s.strings("hosts")
+    if s.has("host") or s.has("port"):
+        raise ConfigError(s.key("hosts"), "give either hosts or host and port, not both")
+    if not hosts:
+        raise ConfigError(s.key("hosts"), "must name at least one node")
+    nodes = tuple(BrokerNode(*_split_host_port(item, f"{s.key('hosts')}[{i}]")) for i, item in enumerate(hosts))
+    if len(set(nodes)) != len(nodes):
+        raise ConfigError(s.key("hosts"), "names a node twice")
+    return nodes
 
 
 def _parse_github_app(s: _Section) -> GitHubAppConfig:

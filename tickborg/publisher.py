@@ -17,7 +17,8 @@ its connection and withhold confirms (a quorum queue without its majority, a
 stalled node): at most `max_unconfirmed` publishes wait for their confirms,
 and while that many do, or none has been confirmed for `confirm_overdue`
 seconds, `submit` refuses at once and `ready` is False. The thread
-reconnects with capped, jittered backoff and redeclares the topology each time.
+reconnects with capped, jittered backoff (to the next node, in a cluster) and
+redeclares the topology each time.
 """
 
 from __future__ import annotations
@@ -125,14 +126,14 @@ class Publisher:
         max_unconfirmed: int,
         confirm_overdue: float,
     ) -> None:
-        self._parameters = connection_parameters(rabbitmq, name)
+        self._nodes = connection_parameters(rabbitmq, name)
         self._topology = topology
         self._exchange = exchange
         self._retry_base = rabbitmq.retry_base_seconds
         self._retry_cap = min(rabbitmq.retry_cap_seconds, RECONNECT_CAP_SECONDS)
         self._max_unconfirmed = max_unconfirmed
         self._confirm_overdue = confirm_overdue
-        self._log = get_logger(__name__, exchange=exchange, broker=f"{rabbitmq.host}:{rabbitmq.port}")
+        self._log = get_logger(__name__, exchange=exchange, broker=rabbitmq.address)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
         # Shared with the submitting threads, under the lock:
@@ -213,14 +214,18 @@ class Publisher:
 
     def _run(self) -> None:
         attempt = 0
+        node = 0
         while not self._stopping.is_set():
             try:
-                became_ready = self._session()
+                became_ready = self._session(self._nodes[node])
             except Exception:  # noqa: BLE001 - a bug here must not leave the process without a broker for good
                 self._log.exception("publisher connection failed")
                 self._lost(Unavailable("publisher error"))
                 became_ready = False
             attempt = 1 if became_ready else attempt + 1
+            # Whether the node went or never answered, the next session tries the
+            # next node of a cluster (SPEC §13); the backoff keeps a round of dead ones slow.
+            node = (node + 1) % len(self._nodes)
             if self._stopping.is_set():
                 break
             delay = backoff_seconds(attempt, self._retry_base, self._retry_cap)
@@ -228,14 +233,14 @@ class Publisher:
             self._stopping.wait(delay)
         self._log.info("publisher stopped")
 
-    def _session(self) -> bool:
+    def _session(self, parameters: pika.ConnectionParameters) -> bool:
         """Run one connection from opening to its end; True if it became ready."""
         self._became_ready = False
         with self._lock:
             if self._stopping.is_set():
                 return False
             connection = pika.SelectConnection(
-                self._parameters,
+                parameters,
                 on_open_callback=self._on_open,
                 on_open_error_callback=self._on_open_error,
                 on_close_callback=self._on_closed,

@@ -123,12 +123,23 @@ def work_queue(name: str, legacy: bool, delivery_limit: int, **extra: Any) -> Qu
     )
 
 
-def failure_paths(work_queues: Iterable[Queue]) -> Topology:
+def side_queue(name: str, legacy: bool, **arguments: Any) -> Queue:
+    """A queue nobody works from (dead letters, delays, unknown events): quorum,
+    so a cluster keeps it on the surviving nodes (SPEC §13), unless legacy mode
+    keeps every queue classic."""
+    replicated = {} if legacy else {"x-queue-type": "quorum"}
+    return Queue(name, {**replicated, **arguments}, is_work_queue=False)
+
+
+def failure_paths(work_queues: Iterable[Queue], legacy: bool = False) -> Topology:
     """The dead-letter queues, delay queues and bindings behind some work queues."""
     names = [q.name for q in work_queues]
-    dead = [Queue(dead_queue(name), is_work_queue=False) for name in names]
+    dead = [side_queue(dead_queue(name), legacy) for name in names]
+    # A quorum delay queue dead-letters at least once (it keeps each message
+    # until the work queue confirms it), which needs reject-publish overflow.
+    safely = {} if legacy else {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
     delays = [
-        Queue(retry_queue(d), {"x-message-ttl": d * 1000, "x-dead-letter-exchange": RETRY}, False)
+        side_queue(retry_queue(d), legacy, **{"x-message-ttl": d * 1000, "x-dead-letter-exchange": RETRY, **safely})
         for d in RETRY_DELAYS
     ]
     bindings = [
@@ -156,12 +167,10 @@ def build_topology(config: Config) -> Topology:
         work_queue(STATS_EVENTS, legacy, limit),
     ]
     # Nobody consumes unknown events: bounded in length and age, never dead-lettered.
-    unknown = Queue(
-        UNKNOWN_EVENTS,
-        {"x-max-length": UNKNOWN_MAX_LENGTH, "x-message-ttl": UNKNOWN_TTL_MS},
-        is_work_queue=False,
+    unknown = side_queue(
+        UNKNOWN_EVENTS, legacy, **{"x-max-length": UNKNOWN_MAX_LENGTH, "x-message-ttl": UNKNOWN_TTL_MS}
     )
-    failures = failure_paths(work_queues)
+    failures = failure_paths(work_queues, legacy)
     bindings = (
         Binding(GITHUB_EVENTS, EVALUATION_INPUTS, "pull_request.#"),
         Binding(GITHUB_EVENTS, COMMENT_INPUTS, "issue_comment.#"),

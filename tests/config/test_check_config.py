@@ -11,7 +11,7 @@ import pytest
 
 from support.config import base_config_data
 from tickborg.cli import COMMANDS, resolve
-from tickborg.config import parse_config
+from tickborg.config import BrokerNode, ConfigError, parse_config
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ def test_valid_config_exits_0_with_a_summary(write_config: Callable[[dict[str, A
         (lambda d: {**d, "rabbitmq": {"port": "5672"}}, "rabbitmq.port: expected an integer"),
         (lambda d: {**d, "repos": "tick-org/monorepo"}, "repos: expected a list of strings"),
         (lambda d: {**d, "rabbitmq": {"legacy_queues": "yes"}}, "rabbitmq.legacy_queues: expected true or false"),
+        (lambda d: {**d, "rabbitmq": {"hosts": ["rabbit-1"]}}, 'rabbitmq.hosts[0]: expected host:port, got "rabbit-1"'),
         (
             lambda d: {**d, "projects": [{"name": "x", "path": "x", "build_system": "bazel"}]},
             'projects[0].build_system: unknown build system "bazel"',
@@ -104,6 +105,31 @@ def test_invalid_config_exits_2_naming_the_key(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and key in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rabbitmq_hosts_name_a_cluster_tried_in_order() -> None:
+    rabbitmq = parse_config(
+        {**base_config_data(), "rabbitmq": {"hosts": ["rabbit-1:5672", "10.0.0.2:5673", "[::1]:5674"]}}
+    ).rabbitmq
+    assert [str(node) for node in rabbitmq.nodes] == ["rabbit-1:5672", "10.0.0.2:5673", "::1:5674"]
+    assert (rabbitmq.host, rabbitmq.port) == ("rabbit-1", 5672)
+    assert parse_config(base_config_data()).rabbitmq.nodes == (BrokerNode("127.0.0.1", 5672),)
+
+
+@pytest.mark.parametrize(
+    ("rabbitmq", "key", "problem"),
+    [
+        ({"hosts": "rabbit-1:5672"}, "rabbitmq.hosts", "expected a list of strings"),
+        ({"hosts": []}, "rabbitmq.hosts", "must name at least one node"),
+        ({"hosts": ["a:1", "b:x"]}, "rabbitmq.hosts[1]", "expected host:port"),
+        ({"hosts": ["a:1", "a:1"]}, "rabbitmq.hosts", "names a node twice"),
+        ({"hosts": ["a:1"], "port": 5672}, "rabbitmq.hosts", "either hosts or host and port"),
+    ],
+)
+def test_bad_rabbitmq_hosts_are_refused_naming_the_key(rabbitmq: dict[str, Any], key: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_config({**base_config_data(), "rabbitmq": rabbitmq})
+    assert refused.value.key == key and problem in str(refused.value)
 
 
 def test_builder_defaults_and_settings() -> None:

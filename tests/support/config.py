@@ -22,9 +22,9 @@ def base_config_data(rabbitmq: RabbitMQConfig | None = None, **overrides: Any) -
         "rabbitmq": {"host": "127.0.0.1", "password": "guest"},
     }
     if rabbitmq is not None:
+        nodes = {"hosts": [str(node) for node in rabbitmq.hosts]} if rabbitmq.hosts else {}
         data["rabbitmq"] = {
-            "host": rabbitmq.host,
-            "port": rabbitmq.port,
+            **(nodes or {"host": rabbitmq.host, "port": rabbitmq.port}),
             "virtualhost": rabbitmq.virtualhost,
             "username": rabbitmq.username,
             "password": rabbitmq.password.value,

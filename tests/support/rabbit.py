@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pika
@@ -63,7 +65,7 @@ def free_port() -> int:
 class PrivateNode:
     """A RabbitMQ node of the test's own: start, stop and restart it freely."""
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, cookie: str | None = None) -> None:
         self.base = base
         self.name = f"tbtest{uuid.uuid4().hex[:8]}@localhost"
         self.port = free_port()
@@ -73,9 +75,9 @@ class PrivateNode:
         (base / "enabled_plugins").write_text("[].\n")
         (base / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n")
         (base / "rabbitmq-env.conf").write_text("")
-        cookie = base / ".erlang.cookie"
-        cookie.write_text(uuid.uuid4().hex)
-        cookie.chmod(0o400)
+        cookie_file = base / ".erlang.cookie"
+        cookie_file.write_text(cookie or uuid.uuid4().hex)  # nodes of one cluster share theirs
+        cookie_file.chmod(0o400)
 
     @property
     def env(self) -> dict[str, str]:
@@ -120,6 +122,14 @@ class PrivateNode:
             self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """Lose the node as a crash or a power cut would: SIGKILL to its Erlang VM."""
+        if self.process is None:
+            return
+        os.kill(int((self.base / "pid").read_text().strip()), signal.SIGKILL)
+        self.process.wait(timeout=60)  # the start script ends with its VM
+        self.process = None
+
     def restart(self) -> None:
         self.stop()
         self.start()
@@ -136,3 +146,25 @@ class PrivateNode:
 
     def parameters(self) -> pika.ConnectionParameters:
         return pika.ConnectionParameters("127.0.0.1", self.port, connection_attempts=1)
+
+
+class PrivateCluster:
+    """Private nodes sharing an Erlang cookie, joined into one cluster."""
+
+    def __init__(self, base: Path, size: int = 3) -> None:
+        cookie = uuid.uuid4().hex
+        self.nodes = [PrivateNode(base / f"node{i}", cookie) for i in range(size)]
+
+    def start(self) -> None:
+        with ThreadPoolExecutor(len(self.nodes)) as pool:  # a node takes seconds to boot
+            list(pool.map(PrivateNode.start, self.nodes))
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.name)
+            node.ctl("start_app")
+        first.ctl("await_online_nodes", str(len(self.nodes)))
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()

@@ -20,7 +20,7 @@ def runtime_topology(config: Config) -> Topology:
     """Work queue `in` (with its retry and dead-letter paths) and a plain `out`."""
     rabbit = config.rabbitmq
     inbound = work_queue("in", rabbit.legacy_queues, rabbit.delivery_limit)
-    failures = failure_paths([inbound])
+    failures = failure_paths([inbound], rabbit.legacy_queues)
     return Topology(failures.exchanges, (inbound, Queue("out", is_work_queue=False), *failures.queues), failures.bindings)
 
 

@@ -14,5 +14,5 @@ def connect_or_report(rabbitmq: RabbitMQConfig, name: str) -> pika.BlockingConne
     try:
         return connect(rabbitmq, name)
     except CONNECTION_ERRORS as exc:
-        get_logger(__name__).error("cannot reach RabbitMQ", host=rabbitmq.host, port=rabbitmq.port, error=repr(exc))
+        get_logger(__name__).error("cannot reach RabbitMQ", nodes=rabbitmq.address, error=repr(exc))
         return None

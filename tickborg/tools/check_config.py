@@ -20,7 +20,7 @@ def summary(config: Config) -> list[str]:
     return [
         f"config {config.source}: ok",
         f"identity: {config.identity}",
-        f"rabbitmq: {rabbit.username}@{rabbit.host}:{rabbit.port}{rabbit.virtualhost}"
+        f"rabbitmq: {rabbit.username}@{rabbit.address}{rabbit.virtualhost}"
         f" ({'legacy classic' if rabbit.legacy_queues else 'quorum'} queues, {rabbit.delivery_limit} attempts)",
         f"repos: {', '.join(config.repos) or '(none)'}",
         f"systems: primary {', '.join(config.systems.primary)}; all {', '.join(config.systems.all)}",
