@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 from types import FrameType
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import attrs
 import pika.exceptions
@@ -121,11 +121,7 @@ def run(options: Options, say: Say) -> int:
             demo.serve()
     except DemoFailed as exc:
         keep_logs = True
-        say(f"FAILED: {exc}")
-        for name in exc.suspects:
-            child = next((c for c in children.started if c.name == name), None)
-            if child is not None:
-                say(f"--- last lines of {child.log_path} ---\n{child.log_tail()}")
+        report_failure(exc, children, say)
     except (vhost.BrokerSetupFailed, webhooks.DeliveryRefused) as exc:
         keep_logs = True
         say(f"FAILED: {exc}")
@@ -138,14 +134,24 @@ def run(options: Options, say: Say) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
-            _clean_up(root, broker, children, vhost_made, keep_logs, say)
+            clean_up(root, broker, children, vhost_made, keep_logs, say)
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, previous_term)
     return status
 
 
-def _clean_up(root: Path, broker: Broker, children: Children, vhost_made: bool, keep_logs: bool, say: Say) -> None:
+def report_failure(failure: DemoFailed, children: Children, say: Say) -> None:
+    """The failure, and the last lines of each suspect's log."""
+    say(f"FAILED: {failure}")
+    for name in failure.suspects:
+        child = next((c for c in children.started if c.name == name), None)
+        if child is not None:
+            say(f"--- last lines of {child.log_path} ---\n{child.log_tail()}")
+
+
+def clean_up(root: Path, broker: Broker, children: Children, vhost_made: bool, keep_logs: bool, say: Say) -> None:
+    """Stop every child, remove the vhost, and the temp dir (all of it, or all but the logs)."""
     began = time.monotonic()
     for child in children.stop():
         say(f"{child.name} did not stop in time and was killed")
@@ -183,15 +189,23 @@ class Demo:
     # ------------------------------------------------------------------
 
     def start_fleet(self) -> None:
+        self.declare_topology()
+        self.start_fake_github()
+        self.start_workers()
+
+    def declare_topology(self) -> None:
+        """Every exchange and queue, so they exist before anything is published."""
         config = load_config(self.scene.config_path)
         try:
             connection = connect(config.rabbitmq, "tickborg demo")
         except pika.exceptions.AMQPError as exc:
             raise DemoFailed(f"RabbitMQ is not reachable at {config.rabbitmq.host}:{config.rabbitmq.port}: {exc!r}")
         try:
-            declare(connection.channel(), build_topology(config))  # queues exist before anything is published
+            declare(connection.channel(), build_topology(config))
         finally:
             connection.close()
+
+    def start_fake_github(self) -> None:
         self.children.start(
             "fake-github",
             [
@@ -214,9 +228,15 @@ class Demo:
             files=sorted(monorepo.PR_FILES),
         )
         self.say(f"fake GitHub at {self.github.url}: {monorepo.REPO} with PR #{monorepo.PR_NUMBER}")
+
+    def start_workers(self, instances: Mapping[str, int] | None = None) -> None:
+        """Every worker as its own process, `instances[name]` of it on its queue (default 1, as
+        operators scale a queue's consumers); then wait for the receiver."""
         workers = available_workers()
         for name in workers:
-            self.children.start(name, [sys.executable, "-m", "tickborg.cli", name, "--config", str(self.scene.config_path)])
+            for n in range(1, (instances or {}).get(name, 1) + 1):
+                argv = [sys.executable, "-m", "tickborg.cli", name, "--config", str(self.scene.config_path)]
+                self.children.start(name if n == 1 else f"{name}-{n}", argv)
         self.say(f"started {len(workers)} workers: {', '.join(workers)}")
         self.wait("the webhook receiver to be healthy", lambda: self._healthy(self.receiver_url + "health"), workers)
         self.say(f"webhook receiver at {self.receiver_url}")

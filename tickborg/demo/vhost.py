@@ -10,7 +10,7 @@ class BrokerSetupFailed(Exception):
     """rabbitmqctl failed or could not run."""
 
 
-def _rabbitmqctl(*args: str) -> None:
+def _rabbitmqctl(*args: str) -> str:
     # rabbitmqctl needs the node's Erlang cookie, which only root (and the rabbitmq user) can read.
     command = ["rabbitmqctl", "-q", *args]
     if os.geteuid() != 0:
@@ -21,6 +21,7 @@ def _rabbitmqctl(*args: str) -> None:
         raise BrokerSetupFailed(f"{' '.join(command)}: {exc}") from None
     if done.returncode != 0:
         raise BrokerSetupFailed(f"{' '.join(command)} failed: {(done.stdout + done.stderr).strip()}")
+    return done.stdout
 
 
 def add_vhost(name: str, user: str) -> None:
@@ -31,3 +32,8 @@ def add_vhost(name: str, user: str) -> None:
 def delete_vhost(name: str) -> None:
     """Remove the vhost and everything in it (its queues, their messages)."""
     _rabbitmqctl("delete_vhost", name)
+
+
+def rabbitmq_version() -> str:
+    """The version of the RabbitMQ installed here (its CLI tools ship with the server)."""
+    return _rabbitmqctl("version").strip()

@@ -33,20 +33,22 @@ def _repository(clone_url: str) -> dict[str, Any]:
     }
 
 
-def pull_request_opened(clone_url: str, head_sha: str, base_sha: str) -> dict[str, Any]:
+def pull_request_opened(
+    clone_url: str, head_sha: str, base_sha: str, number: int = PR_NUMBER, title: str = PR_TITLE
+) -> dict[str, Any]:
     return {
         "action": "opened",
-        "number": PR_NUMBER,
+        "number": number,
         "repository": _repository(clone_url),
         "installation": {"id": INSTALLATION_ID},
         "sender": {"login": AUTHOR},
         "pull_request": {
-            "number": PR_NUMBER,
+            "number": number,
             "state": "open",
             "draft": False,
-            "title": PR_TITLE,
+            "title": title,
             "user": {"login": AUTHOR},
-            "head": {"sha": head_sha, "ref": f"pr-{PR_NUMBER}"},
+            "head": {"sha": head_sha, "ref": f"pr-{number}"},
             "base": {"sha": base_sha, "ref": "main"},
         },
     }

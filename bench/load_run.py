@@ -1,0 +1,466 @@
+"""Benchmark: the whole fleet under load, then a soak (SPEC §16, end to end and soak).
+
+    python bench/load_run.py [--prs 200] [--clients 16] [--rate PRS_PER_S] [--consumers N]
+                             [--soak-minutes 10] [--soak-rate 0.5] [--warm-up-minutes 2]
+
+The fleet is the demo's (tickborg/demo): the sample monorepo in a local git
+origin, every worker its own process, in a fresh vhost of the local RabbitMQ
+made with rabbitmqctl and deleted afterwards. The fake GitHub runs in this
+process: its call record, each call timed, says when each PR's check run was
+created and completed.
+
+1. Load: --prs pull requests, each its own refs/pull/N/head in the origin and
+   its PR on the fake GitHub; their signed pull_request webhooks are POSTed by
+   --clients threads all at once (or --rate PRs a second, open loop). Per PR:
+   webhook POST sent -> first check run created "queued" -> its check runs all
+   completed; p50/p99/max of both. Target: webhook -> queued p50 <= 250 ms.
+2. Soak (--soak-minutes 0 skips it): PRs at --soak-rate a second through the
+   same fleet; every worker's resident memory (VmRSS) after --warm-up-minutes
+   and at the end. Target: no worker grows by more than 10%.
+
+--consumers N runs N instances of each of the workers that do the work
+(mass-rebuilder, builder, github-comment-poster) on their queues, as operators
+scale a queue. GitHub writes are not paced (github_app.writes_per_second 0;
+--writes-per-second to change): the fake has no secondary rate limit, and with
+GitHub's (about 80 writes a minute per App) no fleet could give 200 PRs their
+check runs within seconds. Exit status 1 when a PR did not complete, a worker
+died, a message was dead-lettered or a request departed from GitHub's API
+description; a missed speed target is reported, not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import queue
+import signal
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import FrameType
+from typing import Iterable, Mapping, Sequence
+
+import attrs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tickborg.broker import connect  # noqa: E402
+from tickborg.config import load_config  # noqa: E402
+from tickborg.demo import monorepo, vhost, webhooks  # noqa: E402
+from tickborg.demo.processes import Children  # noqa: E402
+from tickborg.demo.run import (  # noqa: E402
+    MARKER_ENV, Demo, DemoFailed, Options, choose_sandbox, clean_up, report_failure,
+)
+from tickborg.demo.setup import APP_ID, Broker, Ports, Scene, write_scene  # noqa: E402
+from tickborg.fakegithub import FakeGitHub  # noqa: E402
+from tickborg.fakegithub.apidesc import ApiDescription  # noqa: E402
+from tickborg.logsetup import configure_logging  # noqa: E402
+from tickborg.topology import build_topology, dead_queue  # noqa: E402
+
+TARGET_QUEUED_P50_MS = 250.0
+TARGET_GROWTH = 0.10
+SCALED = ("mass-rebuilder", "builder", "github-comment-poster")
+# Load PRs touch the projects the demo's PR touches, so each gets the demo PR's build.
+EXPECTED_RUN = monorepo.EXPECTED_RUNS[0]
+CHECK_RUNS = f"/repos/{monorepo.REPO}/check-runs"
+FIRST_PR = 2  # the demo's own PR is #1
+POLL_SECONDS = 0.5
+
+
+class Interrupted(Exception):
+    """SIGTERM or SIGINT: stop and clean up."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+# ----------------------------------------------------------------------------
+# The machine.
+
+
+def machine() -> list[str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text().split()
+    ram_gib = int(meminfo[meminfo.index("MemTotal:") + 1]) / 2**20
+    return [
+        f"machine: {os.cpu_count()} CPUs ({model}), {ram_gib:.1f} GiB RAM, {platform.platform()}",
+        f"software: RabbitMQ {vhost.rabbitmq_version()}, Python {platform.python_version()}",
+        f"load average at start (1/5/15 min): {' '.join(Path('/proc/loadavg').read_text().split()[:3])}",
+    ]
+
+
+def rss_kib(pid: int) -> int | None:
+    """The process's resident memory, from /proc (None once it has gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), None)
+
+
+# ----------------------------------------------------------------------------
+# Pull requests: in the origin, on the fake GitHub, and their webhooks.
+
+
+@attrs.frozen
+class PullRequest:
+    number: int
+    title: str
+    head_sha: str
+
+
+def open_prs(scene: Scene, fake: FakeGitHub, numbers: Iterable[int]) -> list[PullRequest]:
+    """Each PR a commit of its own off main (so a head sha of its own), as refs/pull/N/head and on GitHub."""
+    opened = []
+    for number in numbers:
+        title = f"load: pull request {number}"
+        files = {**monorepo.PR_FILES, "scripts/lint.sh": f"#!/bin/sh\necho lint, pull request {number}\n"}
+        head = scene.origin.open_pr(number, "main", files, title)
+        fake.state.add_pull_request(
+            monorepo.REPO, number=number, head_sha=head, base_sha=scene.base_sha, title=title,
+            author=monorepo.AUTHOR, files=sorted(files),
+        )  # fmt: skip
+        opened.append(PullRequest(number, title, head))
+    return opened
+
+
+@attrs.frozen
+class Sent:
+    at: float  # epoch seconds, just before the POST
+    answered_after: float  # seconds until the receiver's 200
+
+
+def send_webhooks(
+    demo: Demo, prs: Sequence[PullRequest], rate: float, clients: int, stop: threading.Event
+) -> dict[str, Sent]:
+    """POST each PR's pull_request webhook from `clients` threads: all at once (rate 0) or
+    PR i at start + i/rate (open loop: a slow answer does not delay the next PR). By head sha."""
+    start = time.time()
+    due: queue.Queue[tuple[float, PullRequest]] = queue.Queue()
+    for i, pr in enumerate(prs):
+        due.put((start + (i / rate if rate > 0 else 0.0), pr))
+    sent: dict[str, Sent] = {}
+    failures: list[str] = []
+    clone_url = str(demo.scene.origin.path)
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                at, pr = due.get_nowait()
+            except queue.Empty:
+                return
+            if stop.wait(max(0.0, at - time.time())):
+                return
+            payload = webhooks.pull_request_opened(clone_url, pr.head_sha, demo.scene.base_sha, pr.number, pr.title)
+            began = time.time()
+            try:
+                webhooks.deliver(demo.receiver_url, demo.scene.webhook_secret, "pull_request", payload)
+            except (webhooks.DeliveryRefused, OSError) as exc:
+                failures.append(f"#{pr.number}: {exc}")
+                continue
+            sent[pr.head_sha] = Sent(began, time.time() - began)
+
+    threads = [threading.Thread(target=client, name=f"client-{n}", daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise DemoFailed(f"{len(failures)} webhooks refused, e.g. {failures[0]}", ("github-webhook-receiver",))
+    return sent
+
+
+# ----------------------------------------------------------------------------
+# What the fake GitHub saw.
+
+
+@attrs.frozen
+class Timing:
+    queued: float | None  # seconds from the webhook POST, None: not (yet)
+    completed: float | None
+
+
+def completed_shas(fake: FakeGitHub) -> set[str]:
+    runs = fake.state.check_runs(monorepo.REPO)
+    return {r["head_sha"] for r in runs if r["name"] == EXPECTED_RUN and r["status"] == "completed"}
+
+
+def timings(fake: FakeGitHub, sent: Mapping[str, Sent]) -> dict[str, Timing]:
+    """Per head sha: when (after its webhook) the fake created its first queued check run, and
+    when the last of its check runs was completed, from the timed call record."""
+    sha_of_run = {run["id"]: run["head_sha"] for run in fake.state.check_runs(monorepo.REPO)}
+    queued: dict[str, float] = {}
+    run_done: dict[tuple[str, object], float] = {}  # (sha, run id or name): first completing call
+    for call in fake.calls:
+        body = call.body if isinstance(call.body, dict) else {}
+        completes = body.get("conclusion") is not None or body.get("status") == "completed"
+        if call.method == "POST" and call.path == CHECK_RUNS and call.status == 201:
+            sha = body.get("head_sha", "")
+            if body.get("status", "queued") == "queued":
+                queued.setdefault(sha, call.at)
+            if completes:
+                run_done.setdefault((sha, body.get("name")), call.at)
+        elif call.method == "PATCH" and call.path.startswith(CHECK_RUNS + "/") and call.status == 200 and completes:
+            run_id = int(call.path.rsplit("/", 1)[1])
+            run_done.setdefault((sha_of_run.get(run_id, ""), run_id), call.at)
+    done_at: dict[str, float] = {}
+    for (sha, _), at in run_done.items():
+        done_at[sha] = max(done_at.get(sha, at), at)
+    finished = completed_shas(fake)
+    return {
+        sha: Timing(
+            queued[sha] - s.at if sha in queued else None,
+            done_at[sha] - s.at if sha in finished and sha in done_at else None,
+        )
+        for sha, s in sent.items()
+    }
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def latency_line(what: str, seconds: Sequence[float]) -> str:
+    if not seconds:
+        return f"{what}: none"
+    ms = [s * 1000 for s in seconds]
+    return (
+        f"{what}: p50 {percentile(ms, 0.5):8.0f} ms   p99 {percentile(ms, 0.99):8.0f} ms   "
+        f"max {max(ms):8.0f} ms   (n={len(ms)})"
+    )
+
+
+def report_latencies(sent: Mapping[str, Sent], found: Mapping[str, Timing], wall: float) -> bool:
+    """Print the figures of one batch of PRs; whether every PR completed."""
+    queued = [t.queued for t in found.values() if t.queued is not None]
+    completed = [t.completed for t in found.values() if t.completed is not None]
+    say(latency_line("receiver answered 200 ", [s.answered_after for s in sent.values()]))
+    say(latency_line("webhook -> queued     ", queued))
+    say(latency_line("webhook -> completed  ", completed))
+    say(f"completed: {len(completed)} of {len(sent)} PRs in {wall:.1f} s "
+        f"({len(completed) / wall:.2f} PRs/s through the fleet)")
+    if queued:
+        p50 = percentile(queued, 0.5) * 1000
+        verdict = "met" if p50 <= TARGET_QUEUED_P50_MS else "NOT met"
+        say(f"webhook -> queued p50 / target: {p50:.0f} / {TARGET_QUEUED_P50_MS:.0f} ms = "
+            f"{p50 / TARGET_QUEUED_P50_MS:.2f} (target <= 1: {verdict})")
+    return len(completed) == len(sent)
+
+
+# ----------------------------------------------------------------------------
+# The run.
+
+
+class LoadRun:
+    def __init__(self, args: argparse.Namespace, demo: Demo, fake: FakeGitHub, children: Children) -> None:
+        self.args = args
+        self.demo = demo
+        self.fake = fake
+        self.children = children
+        self.stop = threading.Event()
+
+    def wait_for(self, prs: Sequence[PullRequest], timeout: float) -> None:
+        """Until every PR's check run is completed, a worker dies, or `timeout` passes."""
+        wanted = {pr.head_sha for pr in prs}
+        deadline = time.monotonic() + timeout
+        next_news = time.monotonic() + 10
+        while True:
+            self.check_workers()
+            done = len(wanted & completed_shas(self.fake))
+            if done == len(wanted) or time.monotonic() > deadline:
+                return
+            if time.monotonic() >= next_news:
+                self.demo.say(f"{done} of {len(wanted)} PRs completed")
+                next_news += 10
+            time.sleep(POLL_SECONDS)
+
+    def check_workers(self) -> None:
+        dead = self.children.first_dead()
+        if dead is not None:
+            raise DemoFailed(f"{dead.name} exited with status {dead.exited()}", (dead.name,))
+
+    def load(self, prs: Sequence[PullRequest]) -> bool:
+        how = f"at {self.args.rate:g} PRs/s" if self.args.rate > 0 else "at once"
+        self.demo.say(f"load: {len(prs)} pull_request webhooks {how} from {self.args.clients} threads")
+        began = time.time()
+        sent = send_webhooks(self.demo, prs, self.args.rate, self.args.clients, self.stop)
+        self.demo.say(f"all {len(sent)} webhooks answered 200 in {time.time() - began:.2f} s")
+        self.wait_for(prs, self.args.timeout)
+        found = timings(self.fake, sent)
+        say(f"\n== load: {len(prs)} PRs {how}, {self.args.consumers} consumer(s) of {', '.join(SCALED)} ==")
+        return report_latencies(sent, found, time.time() - began)
+
+    def soak(self, prs: Sequence[PullRequest]) -> bool:
+        args = self.args
+        self.demo.say(f"soak: {len(prs)} PRs at {args.soak_rate:g}/s for {args.soak_minutes:g} min; "
+                      f"memory after {args.warm_up_minutes:g} min of warm-up and at the end")
+        sent: dict[str, Sent] = {}
+        failed: list[DemoFailed] = []
+
+        def send() -> None:
+            try:
+                sent.update(send_webhooks(self.demo, prs, args.soak_rate, args.clients, self.stop))
+            except DemoFailed as exc:
+                failed.append(exc)
+
+        sender = threading.Thread(target=send, name="soak-sender", daemon=True)
+        began = time.monotonic()
+        sender.start()
+        try:
+            peaks: dict[str, int] = {}
+            warm = self.sample_until(began + args.warm_up_minutes * 60, peaks)
+            self.demo.say("warm-up over: memory sampled")
+            end = self.sample_until(began + args.soak_minutes * 60, peaks)
+        finally:
+            self.stop.set()  # a sender still behind schedule stops here
+            sender.join()
+        if failed:
+            raise failed[0]
+        self.demo.say(f"soak over: {len(sent)} webhooks sent; waiting for their check runs")
+        self.wait_for([pr for pr in prs if pr.head_sha in sent], self.args.timeout)
+        found = timings(self.fake, sent)
+        say(f"\n== soak: {len(sent)} PRs at {args.soak_rate:g}/s over {args.soak_minutes:g} min ==")
+        all_done = report_latencies(sent, found, time.monotonic() - began)
+        self.memory_table(warm, end, peaks)
+        return all_done
+
+    def sample_until(self, when: float, peaks: dict[str, int]) -> dict[str, int]:
+        """Every worker's RSS (KiB) every few seconds until `when`; the last sample."""
+        while True:
+            self.check_workers()
+            sample = {c.name: rss for c in self.children.started if (rss := rss_kib(c.process.pid)) is not None}
+            for name, rss in sample.items():
+                peaks[name] = max(peaks.get(name, 0), rss)
+            if time.monotonic() >= when:
+                return sample
+            time.sleep(min(5.0, max(0.0, when - time.monotonic())))
+
+    def memory_table(self, warm: Mapping[str, int], end: Mapping[str, int], peaks: Mapping[str, int]) -> None:
+        say(f"\n{'worker':<26} {'after warm-up':>14} {'at the end':>11} {'peak':>9} {'growth':>8}  target <= "
+            f"{TARGET_GROWTH:.0%}")
+        for name in warm:
+            growth = (end[name] - warm[name]) / warm[name]
+            verdict = "ok" if growth <= TARGET_GROWTH else "NOT met"
+            say(f"{name:<26} {warm[name] / 1024:10.1f} MiB {end[name] / 1024:7.1f} MiB "
+                f"{peaks[name] / 1024:5.1f} MiB {growth:+8.1%}  {verdict}")
+
+    def dead_letters(self) -> dict[str, int]:
+        """Messages in every `{queue}.dead` now (each is a job that gave up)."""
+        config = load_config(self.demo.scene.config_path)
+        connection = connect(config.rabbitmq, "load-run")
+        try:
+            channel = connection.channel()
+            counts = {
+                dead_queue(q.name): channel.queue_declare(dead_queue(q.name), passive=True).method.message_count
+                for q in build_topology(config).queues
+                if q.is_work_queue
+            }
+        finally:
+            connection.close()
+        return {name: count for name, count in counts.items() if count}
+
+
+def prepare(scene: Scene, writes_per_second: float) -> None:
+    """The demo's config, with GitHub writes paced as asked (the fake has no secondary rate limit)."""
+    config = json.loads(scene.config_path.read_text())
+    config["github_app"]["writes_per_second"] = writes_per_second
+    scene.config_path.write_text(json.dumps(config, indent=2))
+
+
+def run(args: argparse.Namespace) -> int:
+    for line in machine():
+        say(line)
+    root = Path(tempfile.mkdtemp(prefix="tickborg-load-"))
+    broker = Broker(args.rabbitmq_host, args.rabbitmq_port, "guest", "guest", f"tickborg-load-{uuid.uuid4().hex[:8]}")
+    children = Children(root / "logs", {**os.environ, MARKER_ENV: str(root)})
+    vhost_made = keep_logs = False
+    passed = False
+    load: LoadRun | None = None
+    try:
+        sandbox = choose_sandbox(root / "sandbox-check", say)
+        vhost.add_vhost(broker.vhost, broker.username)
+        vhost_made = True
+        scene = write_scene(root, Ports(), broker, sandbox)
+        prepare(scene, args.writes_per_second)
+        soak_prs = math.ceil(args.soak_rate * args.soak_minutes * 60)
+        say(f"vhost {broker.vhost}; builds sandboxed by {sandbox}; GitHub writes paced at "
+            f"{args.writes_per_second:g}/s per process (0: not paced); temp dir {root}")
+        with FakeGitHub.start(
+            port=scene.ports.github, app_id=APP_ID, public_key_pem=scene.public_key.read_text(),
+            api_description=ApiDescription.packaged(),
+        ) as fake:  # fmt: skip
+            fake.state.add_repo(monorepo.REPO, webhooks.INSTALLATION_ID)
+            fake.state.add_commits(monorepo.REPO, scene.base_sha)
+            began = time.monotonic()
+            load_prs = open_prs(scene, fake, range(FIRST_PR, FIRST_PR + args.prs))
+            soak = open_prs(scene, fake, range(FIRST_PR + args.prs, FIRST_PR + args.prs + soak_prs))
+            say(f"opened {len(load_prs) + len(soak)} PRs in the origin and on the fake GitHub in "
+                f"{time.monotonic() - began:.1f} s")
+            demo = Demo(Options(timeout_seconds=120), scene, children, say)
+            demo.declare_topology()
+            demo.start_workers({name: args.consumers for name in SCALED})
+            load = LoadRun(args, demo, fake, children)
+            passed = True
+            if load_prs:
+                passed &= load.load(load_prs)
+            if soak:
+                passed &= load.soak(soak)
+            dead = load.dead_letters()
+            say(f"dead letters: {dead or 'none'}")
+            violations = fake.violations
+            say(f"requests departing from GitHub's API description: {len(violations)}"
+                + (f", e.g. {violations[0]}" if violations else ""))
+            passed = passed and not dead and not violations
+    except DemoFailed as exc:
+        keep_logs = True
+        report_failure(exc, children, say)
+    except (vhost.BrokerSetupFailed, Interrupted) as exc:
+        keep_logs = True
+        say(f"stopped: {exc!r}")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if load is not None:
+            load.stop.set()
+        clean_up(root, broker, children, vhost_made, keep_logs, say)
+    say(f"load average at the end (1/5/15 min): {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
+    return 0 if passed else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--prs", type=int, default=200, help="PRs in the load (default 200; 0 skips it)")
+    parser.add_argument("--clients", type=int, default=16, help="threads posting webhooks (default 16)")
+    parser.add_argument("--rate", type=float, default=0.0, help="load PRs per second, open loop (default 0: at once)")
+    parser.add_argument("--consumers", type=int, default=1, help=f"instances of each of {', '.join(SCALED)}")
+    parser.add_argument("--soak-minutes", type=float, default=10.0, help="default 10; 0 skips the soak")
+    parser.add_argument("--soak-rate", type=float, default=0.5, help="soak PRs per second (default 0.5)")
+    parser.add_argument("--warm-up-minutes", type=float, default=2.0, help="before the soak's first sample (default 2)")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds to wait for a batch's check runs")
+    parser.add_argument("--writes-per-second", type=float, default=0.0, help="github_app pacing (default 0: off)")
+    parser.add_argument("--rabbitmq-host", default="127.0.0.1")
+    parser.add_argument("--rabbitmq-port", type=int, default=5672)
+    args = parser.parse_args()
+    if args.soak_minutes and args.warm_up_minutes >= args.soak_minutes:
+        parser.error("--warm-up-minutes must be shorter than --soak-minutes")
+    configure_logging(level="warning")
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    return run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
