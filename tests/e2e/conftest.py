@@ -1,4 +1,4 @@
-"""Fixtures for the end-to-end tests: the whole fleet (see whole_fleet.py)."""
+"""Fixtures for the end-to-end tests: the whole fleet (see tests/support/whole_fleet.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pytest
 
-from whole_fleet import Flow, running_flow
+from support.whole_fleet import Flow, running_flow
 from tickborg.config import RabbitMQConfig
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.keys import AppKeyPair

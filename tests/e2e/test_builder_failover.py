@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from whole_fleet import MONOREPO, PROCESSES, running_flow
+from support.whole_fleet import MONOREPO, PROCESSES, running_flow
 from support.paths import REPO
 from support.process import tickborg_process, wait_until
 from tickborg.config import RabbitMQConfig

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from whole_fleet import MONOREPO, PR, Flow
+from support.whole_fleet import MONOREPO, PR, Flow
 from support.process import wait_until
 from tickborg.fakegithub.testing import TEST_REPO
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from whole_fleet import MONOREPO, SYSTEM, Flow
+from support.whole_fleet import MONOREPO, SYSTEM, Flow
 from support.metrics import scrape, stats_consuming, value
 from support.process import tickborg_process, wait_until
 from support.rabbit import free_port

@@ -1,13 +1,16 @@
-"""The whole fleet for end-to-end tests: a real git origin, the fake GitHub, the
-receiver in this process and every other worker as its own `tickborg` process."""
+"""The whole fleet for end-to-end and fault tests: a real git origin, the fake
+GitHub, the receiver in this process and every other worker as its own
+`tickborg` process, on whichever broker the test gives (a vhost of the
+machine's, or a private node)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from support.config import base_config_data
 from support.gitrepo import Origin
@@ -36,29 +39,40 @@ PROJECTS = [
 
 
 class Flow:
-    """One PR's journey: the origin, the fake GitHub, and the receiver to post webhooks to."""
+    """PRs' journeys: the origin, the fake GitHub, the receiver to post webhooks to,
+    and the worker processes (by name)."""
 
     def __init__(
-        self, origin: Origin, fake: FakeGitHub, post: Callable[[str, dict[str, Any]], str], config_path: Path
+        self,
+        origin: Origin,
+        fake: FakeGitHub,
+        post: Callable[[str, dict[str, Any]], str],
+        config_path: Path,
+        processes: Mapping[str, subprocess.Popen[bytes]],
     ) -> None:
         self.origin = origin
         self.fake = fake
         self.post = post
         self.config_path = config_path  # for the processes a test starts itself
+        self.processes = processes
 
-    def create_pr(self, files: dict[str, str], title: str, state: str = "open") -> str:
+    def create_pr(self, files: dict[str, str], title: str, state: str = "open", number: int = PR) -> str:
         """The PR's branch and `refs/pull/N/head` in the origin, and the PR on GitHub; its head."""
-        head = self.origin.open_pr(PR, "main", files, title)
-        self.fake.state.add_pull_request(TEST_REPO, PR, head, base_ref="main", title=title, state=state)
+        head = self.origin.open_pr(number, "main", files, title)
+        self.fake.state.add_pull_request(TEST_REPO, number, head, base_ref="main", title=title, state=state)
         return head
 
-    def announce(self, head: str, title: str) -> None:
-        """GitHub's webhook for the PR being opened."""
+    def announce(self, head: str, title: str, number: int = PR) -> None:
+        """GitHub's webhook for the PR being opened (the receiver must accept it)."""
         payload = load_webhook("pull_request.opened", TEST_REPO, clone_url=str(self.origin.path))
         pull = payload["pull_request"]
-        payload["number"] = pull["number"] = PR
+        payload["number"] = pull["number"] = number
         pull["head"]["sha"], pull["base"]["ref"], pull["title"], pull["draft"] = head, "main", title, False
         self.post("pull_request", payload)
+
+    def exited(self) -> dict[str, int]:
+        """The worker processes that are no longer running, with their exit status."""
+        return {name: code for name, process in self.processes.items() if (code := process.poll()) is not None}
 
     def eval_states(self, head: str) -> list[str]:
         return [s["state"] for s in self.fake.state.statuses(TEST_REPO, head) if s["context"] == "tickborg-eval"]
@@ -85,7 +99,10 @@ def running_flow(
     fake_github: FakeGitHub,
     github_app_key: AppKeyPair,
     processes: Sequence[str] = PROCESSES,
+    github_app: Mapping[str, Any] | None = None,
 ) -> Iterator[Flow]:
+    """The fleet until the block ends. `github_app`: settings added to that config
+    section (say, a faster write pace for tests that send many PRs)."""
     assert shutil.which("bwrap"), "bubblewrap is needed for the build sandbox (./dev installs it)"
     origin = Origin(tmp_path / "git")
     origin.commit("main", MONOREPO, "the monorepo")
@@ -96,7 +113,9 @@ def running_flow(
         rabbitmq_config,
         projects=PROJECTS,
         systems={"primary": [SYSTEM], "all": [SYSTEM]},  # the one this machine's builder serves
-        github_app={"app_id": TEST_APP_ID, "private_key_file": str(key), "api_url": fake_github.url},
+        github_app={
+            "app_id": TEST_APP_ID, "private_key_file": str(key), "api_url": fake_github.url, **(github_app or {})
+        },
         github_webhook_receiver={"listen": f"127.0.0.1:{free_port()}", "webhook_secret_file": str(secret)},
         checkout={"root": str(tmp_path / "checkouts")},
         builder={"systems": [SYSTEM], "build_timeout_seconds": 120},
@@ -106,6 +125,7 @@ def running_flow(
     config_path.write_text(json.dumps(data))
     with ExitStack() as stack:
         post = stack.enter_context(webhook_receiver(load_config(config_path)))
-        for name in processes:
-            stack.enter_context(tickborg_process(name, config_path, tmp_path / f"{name}.log"))
-        yield Flow(origin, fake_github, post, config_path)
+        running = {
+            name: stack.enter_context(tickborg_process(name, config_path, tmp_path / f"{name}.log")) for name in processes
+        }
+        yield Flow(origin, fake_github, post, config_path, running)
