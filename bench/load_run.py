@@ -69,6 +69,7 @@ SCALED = ("mass-rebuilder", "builder", "github-comment-poster")
 # Load PRs touch the projects the demo's PR touches, so each gets the demo PR's build.
 EXPECTED_RUN = monorepo.EXPECTED_RUNS[0]
 CHECK_RUNS = f"/repos/{monorepo.REPO}/check-runs"
+STATUSES = f"/repos/{monorepo.REPO}/statuses/"
 FIRST_PR = 2  # the demo's own PR is #1
 POLL_SECONDS = 0.5
 
@@ -188,8 +189,12 @@ def send_webhooks(
 
 @attrs.frozen
 class Timing:
-    queued: float | None  # seconds from the webhook POST, None: not (yet)
-    completed: float | None
+    """Seconds from a PR's webhook POST to each milestone the fake saw (None: not reached)."""
+
+    evaluating: float | None  # the evaluation's first commit status
+    evaluated: float | None  # its success status
+    queued: float | None  # the first check run created queued
+    completed: float | None  # the last of its check runs completed
 
 
 def completed_shas(fake: FakeGitHub) -> set[str]:
@@ -198,15 +203,21 @@ def completed_shas(fake: FakeGitHub) -> set[str]:
 
 
 def timings(fake: FakeGitHub, sent: Mapping[str, Sent]) -> dict[str, Timing]:
-    """Per head sha: when (after its webhook) the fake created its first queued check run, and
-    when the last of its check runs was completed, from the timed call record."""
+    """Per head sha, each milestone's time after its webhook, from the fake's timed call record."""
     sha_of_run = {run["id"]: run["head_sha"] for run in fake.state.check_runs(monorepo.REPO)}
+    evaluating: dict[str, float] = {}
+    evaluated: dict[str, float] = {}
     queued: dict[str, float] = {}
     run_done: dict[tuple[str, object], float] = {}  # (sha, run id or name): first completing call
     for call in fake.calls:
         body = call.body if isinstance(call.body, dict) else {}
         completes = body.get("conclusion") is not None or body.get("status") == "completed"
-        if call.method == "POST" and call.path == CHECK_RUNS and call.status == 201:
+        if call.method == "POST" and call.path.startswith(STATUSES) and call.status == 201:
+            sha = call.path.rsplit("/", 1)[1]
+            evaluating.setdefault(sha, call.at)
+            if body.get("state") == "success":
+                evaluated.setdefault(sha, call.at)
+        elif call.method == "POST" and call.path == CHECK_RUNS and call.status == 201:
             sha = body.get("head_sha", "")
             if body.get("status", "queued") == "queued":
                 queued.setdefault(sha, call.at)
@@ -219,10 +230,16 @@ def timings(fake: FakeGitHub, sent: Mapping[str, Sent]) -> dict[str, Timing]:
     for (sha, _), at in run_done.items():
         done_at[sha] = max(done_at.get(sha, at), at)
     finished = completed_shas(fake)
+
+    def after(milestone: Mapping[str, float], sha: str, sent_at: float) -> float | None:
+        return milestone[sha] - sent_at if sha in milestone else None
+
     return {
         sha: Timing(
-            queued[sha] - s.at if sha in queued else None,
-            done_at[sha] - s.at if sha in finished and sha in done_at else None,
+            after(evaluating, sha, s.at),
+            after(evaluated, sha, s.at),
+            after(queued, sha, s.at),
+            after(done_at, sha, s.at) if sha in finished else None,
         )
         for sha, s in sent.items()
     }
@@ -245,11 +262,16 @@ def latency_line(what: str, seconds: Sequence[float]) -> str:
 
 def report_latencies(sent: Mapping[str, Sent], found: Mapping[str, Timing], wall: float) -> bool:
     """Print the figures of one batch of PRs; whether every PR completed."""
-    queued = [t.queued for t in found.values() if t.queued is not None]
-    completed = [t.completed for t in found.values() if t.completed is not None]
-    say(latency_line("receiver answered 200 ", [s.answered_after for s in sent.values()]))
-    say(latency_line("webhook -> queued     ", queued))
-    say(latency_line("webhook -> completed  ", completed))
+    def reached(milestone: str) -> list[float]:
+        return [at for t in found.values() if (at := getattr(t, milestone)) is not None]
+
+    queued, completed = reached("queued"), reached("completed")
+    say("from the webhook POST to:")
+    say(latency_line("  the receiver's 200             ", [s.answered_after for s in sent.values()]))
+    say(latency_line("  evaluation starts (1st status) ", reached("evaluating")))
+    say(latency_line("  evaluation done (success)      ", reached("evaluated")))
+    say(latency_line("  check run queued               ", queued))
+    say(latency_line("  check runs completed           ", completed))
     say(f"completed: {len(completed)} of {len(sent)} PRs in {wall:.1f} s "
         f"({len(completed) / wall:.2f} PRs/s through the fleet)")
     if queued:
@@ -351,11 +373,15 @@ class LoadRun:
     def memory_table(self, warm: Mapping[str, int], end: Mapping[str, int], peaks: Mapping[str, int]) -> None:
         say(f"\n{'worker':<26} {'after warm-up':>14} {'at the end':>11} {'peak':>9} {'growth':>8}  target <= "
             f"{TARGET_GROWTH:.0%}")
-        for name in warm:
-            growth = (end[name] - warm[name]) / warm[name]
+        growths = {name: (end[name] - warm[name]) / warm[name] for name in warm}
+        for name, growth in growths.items():
             verdict = "ok" if growth <= TARGET_GROWTH else "NOT met"
             say(f"{name:<26} {warm[name] / 1024:10.1f} MiB {end[name] / 1024:7.1f} MiB "
                 f"{peaks[name] / 1024:5.1f} MiB {growth:+8.1%}  {verdict}")
+        worst = max(growths, key=growths.__getitem__)
+        over = [name for name, growth in growths.items() if growth > TARGET_GROWTH]
+        say(f"largest growth: {worst} {growths[worst]:+.1%}; target (every worker <= {TARGET_GROWTH:.0%}): "
+            + (f"NOT met by {', '.join(over)}" if over else "met"))
 
     def dead_letters(self) -> dict[str, int]:
         """Messages in every `{queue}.dead` now (each is a job that gave up)."""
@@ -427,9 +453,11 @@ def run(args: argparse.Namespace) -> int:
     except DemoFailed as exc:
         keep_logs = True
         report_failure(exc, children, say)
-    except (vhost.BrokerSetupFailed, Interrupted) as exc:
+    except vhost.BrokerSetupFailed as exc:
         keep_logs = True
-        say(f"stopped: {exc!r}")
+        say(f"FAILED: {exc}")
+    except Interrupted:
+        say("interrupted: stopping the fleet")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
