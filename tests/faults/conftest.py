@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import attrs
 import pytest
 
-from fault_fleet import FaultFleet, fault_fleet
+from fault_fleet import FaultFleet, StartFleet, fault_fleet
 from support.whole_fleet import PROCESSES
 from tickborg.config import RabbitMQConfig
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.keys import AppKeyPair
-
-StartFleet = Callable[..., FaultFleet]
 
 
 @pytest.fixture

@@ -2,19 +2,22 @@
 
 `fault_fleet(...)` runs the fleet of tests/support/whole_fleet.py (the receiver
 in this process, every other worker its own `tickborg` process) and hands out a
-`FaultFleet`: `send(n)` opens n PRs, each touching libfoo, posts their signed
-webhooks through the receiver and records each accepted one in `ledger`.
+`FaultFleet`: `send(n)` opens n PRs, each touching libfoo, has the fake GitHub
+deliver their webhooks to the receiver (signed, once, as GitHub does) and
+records each one the receiver accepted in `ledger`.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import attrs
+import requests
 
 from support.accounting import Ledger, Webhook
+from support.receiving import WEBHOOK_SECRET
 from support.whole_fleet import MONOREPO, PROCESSES, SYSTEM, Flow, running_flow
 from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
@@ -35,10 +38,13 @@ class PullRequest:
 
 
 class FaultFleet:
-    def __init__(self, flow: Flow, ledger: Ledger) -> None:
+    """The running fleet, its fake GitHub, and the ledger of the webhooks it accepted."""
+
+    def __init__(self, flow: Flow, ledger: Ledger, receiver_url: str) -> None:
         self.flow = flow
         self.ledger = ledger
         self.fake = flow.fake
+        self.receiver_url = receiver_url
         self._next = FIRST_PR
 
     def open_pr(self) -> PullRequest:
@@ -48,13 +54,23 @@ class FaultFleet:
         files = {"libfoo/Makefile": MONOREPO["libfoo/Makefile"] + f"# change {number}\n"}
         return PullRequest(number, self.flow.create_pr(files, title, number=number), title)
 
+    def deliver(self, pr: PullRequest, runs: Sequence[str] = (LIBFOO_RUN,)) -> Webhook | None:
+        """GitHub delivers the PR's webhook once; recorded if the receiver answered 200, else None."""
+        delivery = self.fake.send_event("pull_request", self.flow.opened(pr.head, pr.title, pr.number))
+        return self.ledger.accepted(pr.number, pr.head, runs) if delivery.status_code == 200 else None
+
     def announce(self, pr: PullRequest, runs: Sequence[str] = (LIBFOO_RUN,)) -> Webhook:
-        """Its webhook through the receiver (which must answer 200), recorded as accepted."""
-        self.flow.announce(pr.head, pr.title, number=pr.number)
-        return self.ledger.accepted(pr.number, pr.head, runs)
+        """As `deliver`, for a receiver that must accept it."""
+        webhook = self.deliver(pr, runs)
+        assert webhook is not None, f"the receiver refused the webhook of PR #{pr.number}"
+        return webhook
 
     def send(self, count: int) -> list[Webhook]:
         return [self.announce(self.open_pr()) for _ in range(count)]
+
+    def receiver_ready(self) -> bool:
+        """The receiver would accept a webhook: its broker channel is up."""
+        return requests.get(f"{self.receiver_url}health", timeout=5).status_code == 200
 
     def eval_started(self, webhook: Webhook) -> bool:
         """Its evaluation is under way: the mass-rebuilder set a status on its head."""
@@ -69,7 +85,21 @@ def fault_fleet(
     app_key: AppKeyPair,
     processes: Sequence[str] = PROCESSES,
 ) -> Iterator[FaultFleet]:
-    """The fleet on `rabbitmq` until the block ends; then every worker must still be running."""
+    """The fleet on `rabbitmq` until the block ends; then every worker must still be running.
+    The ledger's summary is left in `tmp_path/accounting.txt`."""
     with running_flow(rabbitmq, tmp_path, fake, app_key, processes, github_app=FAST_WRITES) as flow:
-        yield FaultFleet(flow, Ledger(fake, load_config(flow.config_path)))
+        config = load_config(flow.config_path)
+        assert config.github_webhook_receiver is not None
+        receiver_url = f"http://{config.github_webhook_receiver.listen}/"
+        fake.configure_hook(receiver_url, WEBHOOK_SECRET)
+        fleet = FaultFleet(flow, Ledger(fake, config), receiver_url)
+        try:
+            yield fleet
+        finally:
+            # Beside the workers' logs, for whoever reads a failure.
+            (tmp_path / "accounting.txt").write_text(fleet.ledger.summary() + "\n")
         assert flow.exited() == {}, f"worker processes exited: {flow.exited()}"
+
+
+# `start_fleet(rabbitmq=None, processes=PROCESSES, **rabbitmq_settings)`, the fixture in conftest.py.
+StartFleet = Callable[..., FaultFleet]

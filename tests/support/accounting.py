@@ -17,7 +17,8 @@ per webhook, so a test can show there was no hot loop.
 
 Dead letters are peeked (taken unacked, returned when the channel closes), so
 `tickborg dead-letters` and other readers still see them; a queue is read again
-only when its count changed.
+only when its count changed. The ledger declares the dead-letter queues as the
+fleet's processes do, so it can count them before every process has.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from typing import Any, Iterable, Mapping, Sequence
 import attrs
 import pika
 
-from tickborg.broker import CONNECTION_ERRORS, connect
+from tickborg.broker import CONNECTION_ERRORS, connect, declare
 from tickborg.config import Config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.server import Call
 from tickborg.fakegithub.testing import TEST_REPO
 from tickborg.tools.dead_letters import _reason as dead_reason
-from tickborg.topology import build_topology, dead_queue
+from tickborg.topology import Topology, build_topology, dead_queue
 
 EVAL_CONTEXT = "tickborg-eval"
 FINAL_EVAL_STATES = ("success", "failure", "error")
@@ -73,14 +74,6 @@ class Account:
     outcome: str | None
     seen: str  # what the fake GitHub holds for it, for the table
 
-    @property
-    def completed(self) -> bool:
-        return self.outcome is not None and self.outcome.startswith("completed:")
-
-    @property
-    def dead(self) -> bool:
-        return self.outcome is not None and self.outcome.startswith("dead:")
-
 
 @attrs.frozen
 class Calls:
@@ -95,6 +88,14 @@ class Calls:
 
     def most_per_webhook(self) -> int:
         return max(self.per_webhook.values(), default=0)
+
+    def describe(self) -> str:
+        statuses = ", ".join(f"{status or 'dropped'}: {n}" for status, n in sorted(self.by_status.items(), key=str))
+        return (
+            f"{self.total} GitHub calls ({statuses}), {self.refused} refused; "
+            f"per webhook {dict(self.per_webhook)}, refused {dict(self.refused_per_webhook)}; "
+            f"{self.unattributed} naming no webhook"
+        )
 
 
 class Unaccounted(AssertionError):
@@ -148,8 +149,7 @@ class Ledger:
                 missing = [account for account in accounts if account.outcome is None]
                 raise Unaccounted(
                     f"{len(missing)} of {len(accounts)} accepted webhooks reached no outcome in {timeout:.0f} s:\n"
-                    + table(accounts)
-                    + _untraced(self.dead_letters(), self._webhooks)
+                    + self.summary()
                 )
             time.sleep(POLL_SECONDS)
 
@@ -174,6 +174,10 @@ class Ledger:
             outcome = None
         return Account(webhook, outcome, seen)
 
+    def summary(self) -> str:
+        """The accounts as a table, the dead letters naming no webhook, and the calls counted."""
+        return table(self.report()) + _untraced(self.dead_letters(), self._webhooks) + "\n" + self.calls().describe()
+
     # ------------------------------------------------------------------
     # GitHub calls.
 
@@ -181,9 +185,9 @@ class Ledger:
         """A point in the fake's call log, for `calls(since=...)`."""
         return len(self.fake.calls)
 
-    def calls(self, since: int = 0) -> Calls:
-        """The GitHub calls since `mark()` (all by default), attributed to webhooks."""
-        calls = self.fake.calls[since:]
+    def calls(self, since: int = 0, until: int | None = None) -> Calls:
+        """The GitHub calls between two `mark()`s (all by default), attributed to webhooks."""
+        calls = self.fake.calls[since:until]
         run_heads = {run["id"]: run["head_sha"] for run in self.fake.state.check_runs(self.repo)}
         per: Counter[str] = Counter()
         refused: Counter[str] = Counter()
@@ -269,7 +273,9 @@ class _DeadQueues:
 
     def __init__(self, config: Config) -> None:
         self._rabbitmq = config.rabbitmq
-        self._queues = [q.name for q in build_topology(config).queues if q.is_work_queue]
+        topology = build_topology(config)
+        self._queues = [q.name for q in topology.queues if q.is_work_queue]
+        self._dead = Topology((), tuple(topology.queue(dead_queue(name)) for name in self._queues), ())
         self._seen: dict[str, tuple[int, list[DeadLetter]]] = {}
 
     def read(self) -> list[DeadLetter]:
@@ -278,6 +284,7 @@ class _DeadQueues:
         except CONNECTION_ERRORS:
             return self._letters()  # the broker is down (a restart test): what was seen last
         try:
+            declare(connection.channel(), self._dead)
             for queue in self._queues:
                 self._read(connection, queue)
         except CONNECTION_ERRORS:
@@ -289,10 +296,7 @@ class _DeadQueues:
 
     def _read(self, connection: pika.BlockingConnection, queue: str) -> None:
         channel = connection.channel()
-        try:
-            count = channel.queue_declare(dead_queue(queue), passive=True).method.message_count
-        except pika.exceptions.ChannelClosedByBroker:
-            return  # not declared (yet): no process of this test consumes its work queue
+        count = channel.queue_declare(dead_queue(queue), passive=True).method.message_count
         if count != self._seen.get(queue, (0, []))[0]:
             letters = []
             for _ in range(count):

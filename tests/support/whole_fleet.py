@@ -62,13 +62,17 @@ class Flow:
         self.fake.state.add_pull_request(TEST_REPO, number, head, base_ref="main", title=title, state=state)
         return head
 
-    def announce(self, head: str, title: str, number: int = PR) -> None:
-        """GitHub's webhook for the PR being opened (the receiver must accept it)."""
+    def opened(self, head: str, title: str, number: int = PR) -> dict[str, Any]:
+        """GitHub's pull_request webhook payload for the PR being opened."""
         payload = load_webhook("pull_request.opened", TEST_REPO, clone_url=str(self.origin.path))
         pull = payload["pull_request"]
         payload["number"] = pull["number"] = number
         pull["head"]["sha"], pull["base"]["ref"], pull["title"], pull["draft"] = head, "main", title, False
-        self.post("pull_request", payload)
+        return payload
+
+    def announce(self, head: str, title: str, number: int = PR) -> None:
+        """GitHub's webhook for the PR being opened (the receiver must accept it)."""
+        self.post("pull_request", self.opened(head, title, number))
 
     def exited(self) -> dict[str, int]:
         """The worker processes that are no longer running, with their exit status."""
