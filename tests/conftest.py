@@ -9,7 +9,7 @@ import pytest
 
 from support import rabbit
 from support.config import base_config_data
-from tickborg.config import Config, RabbitMQConfig, Secret, parse_config
+from tickborg.config import Config, RabbitMQConfig, parse_config
 from tickborg.logsetup import configure_logging
 
 
@@ -20,7 +20,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 # Fixtures that reach a broker; a test using one (directly or through another
 # fixture) carries the matching marker, so `-m "not broker"` runs without one.
-BROKER_FIXTURES = {"shared_broker": "broker", "private_node": "private_broker"}
+BROKER_FIXTURES = {"shared_broker": "broker", "private_node": "private_broker", "private_cluster": "private_broker"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,16 +45,7 @@ def vhost(shared_broker: None) -> Iterator[str]:
 
 @pytest.fixture
 def rabbitmq_config(vhost: str) -> RabbitMQConfig:
-    return RabbitMQConfig(
-        host=rabbit.SHARED_HOST,
-        port=rabbit.SHARED_PORT,
-        virtualhost=vhost,
-        password=Secret("guest", "test"),
-        heartbeat_seconds=10,
-        retry_base_seconds=0.2,
-        retry_cap_seconds=2.0,
-        shutdown_grace_seconds=10,
-    )
+    return rabbit.rabbitmq_settings(rabbit.SHARED_HOST, rabbit.SHARED_PORT, vhost)
 
 
 @pytest.fixture
@@ -64,6 +55,17 @@ def private_node(tmp_path: Path) -> Iterator[rabbit.PrivateNode]:
     node.start()
     yield node
     node.stop()
+
+
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[rabbit.PrivateCluster]:
+    """Three private nodes joined into a cluster, any of which the test may lose."""
+    cluster = rabbit.PrivateCluster(tmp_path / "cluster")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

@@ -148,6 +148,7 @@ class Publisher:
         # The I/O thread's own:
         self._confirms = Confirmations()
         self._became_ready = False
+        self.sessions_ready = 0  # connections that became ready, for tests and logs
 
     @property
     def ready(self) -> bool:
@@ -271,7 +272,8 @@ class Publisher:
         with self._lock:
             self._channel = channel
         self._became_ready = True
-        self._log.info("broker ready")
+        self.sessions_ready += 1
+        self._log.info("broker ready", session=self.sessions_ready)
 
     def _set_blocked(self, blocked: bool) -> None:
         # A blocked connection (broker resource alarm) would hold every publish:
@@ -302,8 +304,15 @@ class Publisher:
         method = frame.method
         if isinstance(method, pika.spec.Basic.Ack):
             self._confirms.ack(method.delivery_tag, method.multiple)
-        else:
-            self._confirms.nack(method.delivery_tag, method.multiple)
+            return
+        self._confirms.nack(method.delivery_tag, method.multiple)
+        # Start over on a new channel: RabbitMQ 3.10 goes on nacking every publish of
+        # a channel that first reached a quorum queue during its leader election
+        # (a cluster losing a node), and nacks are rare otherwise.
+        with self._lock:
+            channel = self._channel
+        if channel is not None and channel.is_open:
+            channel.close()
 
     def _on_channel_closed(self, channel: Any, reason: Exception) -> None:
         # Besides a lost connection: a refused declaration (a queue that exists

@@ -13,22 +13,21 @@ from support.config import base_config_data
 from support.rabbit import free_port
 from support.receiving import WEBHOOK_SECRET, private_file
 from support.runtime import Broker
-from tickborg.broker import declare
 from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.keys import AppKeyPair
 from tickborg.fakegithub.testing import TEST_APP_ID
-from tickborg.topology import build_topology
 
 
 @pytest.fixture
 def make_setup(
     rabbitmq_config: RabbitMQConfig, github_app_key: AppKeyPair, tmp_path: Path
 ) -> Callable[..., Setup]:
-    """`make(fake, **github_app overrides)`: a config file for the receiver and the tool, the
-    fake's webhook pointed at the receiver's (not yet listening) port."""
+    """`make(fake, rabbitmq=None, **github_app overrides)`: a config file for the receiver and
+    the tool (on the shared broker's test vhost unless `rabbitmq` says otherwise), the fake's
+    webhook pointed at the receiver's (not yet listening) port."""
 
-    def make(fake: FakeGitHub, **app: Any) -> Setup:
+    def make(fake: FakeGitHub, rabbitmq: RabbitMQConfig | None = None, **app: Any) -> Setup:
         secret = private_file(tmp_path / "webhook-secret", WEBHOOK_SECRET)
         key = private_file(tmp_path / "app.pem", github_app_key.private_pem)
         port = free_port()
@@ -41,7 +40,7 @@ def make_setup(
             "writes_per_second": 0,
             **app,
         }
-        data = base_config_data(rabbitmq_config, github_webhook_receiver=receiver, github_app=github_app)
+        data = base_config_data(rabbitmq or rabbitmq_config, github_webhook_receiver=receiver, github_app=github_app)
         path = tmp_path / "config.json"
         path.write_text(json.dumps(data))
         hook_url = f"http://127.0.0.1:{port}/"
@@ -58,6 +57,6 @@ def setup(make_setup: Callable[..., Setup], fake_github: FakeGitHub) -> Setup:
 
 @pytest.fixture
 def broker(setup: Setup) -> Iterator[Broker]:
+    setup.declare_topology()
     with Broker(setup.config.rabbitmq) as broker:
-        declare(broker.channel, build_topology(setup.config))  # the queues exist before the receiver
         yield broker

@@ -3,66 +3,89 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from redeliver_setup import Setup
+from redeliver_setup import Setup, attempts, redeliver, requests_made
 from support.process import tickborg_process, wait_until
 from support.receiving import webhook_receiver
+from support.rabbit import PrivateNode
 from support.runtime import Broker, drain
 from support.webhooks import load_webhook
-from tickborg.cli import main as cli
 from tickborg.config import GitHubAppConfig
 from tickborg.fakegithub import FakeGitHub, ManualClock
 from tickborg.fakegithub.faults import bad_credentials, rate_limited, server_error
 from tickborg.fakegithub.keys import AppKeyPair
+from tickborg.fakegithub.sender import Delivery
 from tickborg.fakegithub.testing import TEST_REPO, app_config
 from tickborg.github.client import GitHubClient
 from tickborg.tools.redeliver import run_pass
 from tickborg.topology import PUSH_INPUTS
 
 
+OUTAGE_SECONDS = 60
+
+
 def push(n: int) -> dict[str, Any]:
     return {**load_webhook("push.branch", TEST_REPO), "ref": f"refs/heads/b{n}"}
 
 
-def redeliver(setup: Setup, *options: str) -> int:
-    return cli(["redeliver-webhooks", "--config", str(setup.path), *options])
+def send_for_a_minute(fake: FakeGitHub, count: int = 50) -> list[Delivery]:
+    """Push events 1..count spread over a minute, as GitHub sends them while we are down."""
+    started, sent = time.monotonic(), []
+    for n in range(1, count + 1):
+        sent.append(fake.send_event("push", push(n)))
+        time.sleep(max(0.0, started + n * OUTAGE_SECONDS / count - time.monotonic()))
+    return sent
 
 
-def attempts(fake: FakeGitHub) -> list[Any]:
-    return fake.state.hooks.deliveries()
+def assert_one_pass_recovers(setup: Setup, fake: FakeGitHub, delivered: Delivery, lost: list[Delivery]) -> None:
+    """With the receiver and its broker back: one pass gets every lost event redelivered
+    (each asked for once, the delivered one never) into its queue; a second asks for nothing."""
+    assert redeliver(setup) == 0
+    wait_until(lambda: len(attempts(fake)) == 2 * len(lost) + 1)
+    asked = Counter(call.path.split("/")[-2] for call in fake.calls_to("POST", "/attempts"))
+    assert sorted(map(int, asked)) == [d.id for d in lost] and set(asked.values()) == {1}
+    redelivered = [d for d in attempts(fake) if d.redelivery]
+    assert sorted(d.guid for d in redelivered) == sorted(d.guid for d in lost)
+    assert {d.status_code for d in redelivered} == {200}
+    assert delivered.guid not in {d.guid for d in redelivered}
+    with Broker(setup.config.rabbitmq) as broker:
+        bodies = [json.loads(body) for body in drain(broker, PUSH_INPUTS)]
+    assert sorted(b["ref"] for b in bodies) == sorted(f"refs/heads/b{n}" for n in range(len(lost) + 1))
+    assert redeliver(setup) == 0
+    assert requests_made(fake) == len(lost)
 
 
-def requests_made(fake: FakeGitHub) -> int:
-    return len(fake.calls_to("POST", "/attempts"))
-
-
-def test_fifty_events_sent_while_the_receiver_is_down_all_arrive_after_one_pass(
-    setup: Setup, broker: Broker, fake_github: FakeGitHub
+def test_fifty_events_sent_while_the_receiver_is_down_for_a_minute_all_arrive_after_one_pass(
+    setup: Setup, fake_github: FakeGitHub
 ) -> None:
+    setup.declare_topology()
     with webhook_receiver(setup.config):
         delivered = fake_github.send_event("push", push(0))
-    lost = [fake_github.send_event("push", push(n)) for n in range(1, 51)]
-    assert {d.status_code for d in lost} == {0}
+    lost = send_for_a_minute(fake_github)
+    assert {d.status_code for d in lost} == {0}  # nothing listens: the connection is refused
     with webhook_receiver(setup.config):
-        assert redeliver(setup) == 0
-        wait_until(lambda: len(attempts(fake_github)) == 101)
-        bodies = [json.loads(body) for body in drain(broker, PUSH_INPUTS)]
-        # Each lost GUID was asked for exactly once; the delivered one never.
-        asked = Counter(call.path.split("/")[-2] for call in fake_github.calls_to("POST", "/attempts"))
-        assert sorted(map(int, asked)) == [d.id for d in lost] and set(asked.values()) == {1}
-        redelivered = [d for d in attempts(fake_github) if d.redelivery]
-        assert sorted(d.guid for d in redelivered) == sorted(d.guid for d in lost)
-        assert {d.status_code for d in redelivered} == {200}
-        # A second pass finds nothing left to do.
-        assert redeliver(setup) == 0
-    assert requests_made(fake_github) == 50
-    assert sorted(b["ref"] for b in bodies) == sorted(f"refs/heads/b{n}" for n in range(51))
-    assert delivered.guid not in {d.guid for d in redelivered}
+        assert_one_pass_recovers(setup, fake_github, delivered, lost)
+
+
+def test_fifty_events_sent_while_the_broker_is_down_for_a_minute_all_arrive_after_one_pass(
+    make_setup: Callable[..., Setup], fake_github: FakeGitHub, private_node: PrivateNode
+) -> None:
+    setup = make_setup(fake_github, private_node.rabbitmq)
+    setup.declare_topology()
+    with webhook_receiver(setup.config):
+        delivered = fake_github.send_event("push", push(0))
+        private_node.stop()
+        lost = send_for_a_minute(fake_github)
+        assert {d.status_code for d in lost} == {503}  # the receiver cannot publish: "try again"
+        private_node.start()
+        wait_until(setup.receiver_is_healthy, timeout=60)
+        assert_one_pass_recovers(setup, fake_github, delivered, lost)
 
 
 def test_max_attempts_is_honoured(setup: Setup, fake_github: FakeGitHub) -> None:

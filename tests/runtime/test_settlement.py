@@ -71,15 +71,34 @@ def test_a_failed_streamed_publish_settles_the_delivery_once(config: Config, bro
     assert worker.calls.count("bad") == DELIVERY_LIMIT and worker.calls.count("good") == 1
 
 
+def full_exchange(broker: Broker) -> str:
+    """An exchange whose only queue refuses every message: each publish to it is nacked."""
+    broker.channel.exchange_declare("to-full", "fanout")
+    broker.channel.queue_declare("full", arguments={"x-max-length": 0, "x-overflow": "reject-publish"})
+    broker.channel.queue_bind("full", "to-full")
+    return "to-full"
+
+
+REFUSALS = {
+    # A missing exchange: the broker closes the channel (404).
+    "closed": (lambda broker: "no-such-exchange", ["the broker closed the channel", "no-such-exchange"]),
+    # A nack: the runtime closes the channel itself, as RabbitMQ may go on nacking on it.
+    "nacked": (full_exchange, ["the broker nacked a publish"]),
+}
+
+
+@pytest.mark.parametrize("refusal", REFUSALS)
 @pytest.mark.parametrize("long_running", [False, True], ids=["inline", "threaded"])
-def test_a_publish_that_closes_the_channel_is_retried_then_dead_lettered(
-    config: Config, broker: Broker, long_running: bool
+def test_a_publish_that_fails_the_channel_is_retried_then_dead_lettered(
+    config: Config, broker: Broker, long_running: bool, refusal: str
 ) -> None:
-    """A publish to a missing exchange (404 closes the channel) must not loop: it ends in in.dead."""
+    """A publish the broker refuses on the channel must not loop: it ends in in.dead."""
+    exchange_for, reasons = REFUSALS[refusal]
+    exchange = exchange_for(broker)
     worker = ScriptedWorker(long_running=long_running)
     started = time.monotonic()
     with RunningWorker(worker, config, prefetch=2) as running:
-        broker.send("in", {"id": "poison", "do": "publish-to", "exchange": "no-such-exchange"})
+        broker.send("in", {"id": "poison", "do": "publish-to", "exchange": exchange})
         props, body = broker.get("in.dead", timeout=30)
         broker.send("in", {"id": "after", "do": "ack"})
         assert json.loads(broker.get("out")[1])["id"] == "after"  # still consuming
@@ -87,7 +106,7 @@ def test_a_publish_that_closes_the_channel_is_retried_then_dead_lettered(
     calls = [call for call, _ in worker.calls if call == "poison"]
     assert json.loads(body)["id"] == "poison"
     reason = props.headers[DEAD_REASON_HEADER]
-    assert "the broker closed the channel" in reason and "no-such-exchange" in reason
+    assert all(part in reason for part in reasons), reason
     # Each run costs its redelivery as an attempt too: fewer runs than the limit, never a loop.
     assert 1 <= len(calls) <= DELIVERY_LIMIT and reconnects <= DELIVERY_LIMIT
     assert time.monotonic() - started < 20

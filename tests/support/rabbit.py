@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pika
 
+from tickborg.config import BrokerNode, RabbitMQConfig, Secret
+
 RABBITMQCTL = "rabbitmqctl"
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 SHARED_HOST = os.environ.get("TICKBORG_TEST_AMQP_HOST", "127.0.0.1")
@@ -43,6 +45,23 @@ def check_shared_broker() -> None:
             f"RabbitMQ is not reachable on {SHARED_HOST}:{SHARED_PORT} ({exc}); "
             "install and start rabbitmq-server (bash .ci/run does both)"
         ) from None
+
+
+def rabbitmq_settings(
+    host: str, port: int, virtualhost: str = "/", hosts: tuple[BrokerNode, ...] = ()
+) -> RabbitMQConfig:
+    """The tests' broker settings: guest, quick heartbeats, short retries and grace."""
+    return RabbitMQConfig(
+        host=host,
+        port=port,
+        hosts=hosts,
+        virtualhost=virtualhost,
+        password=Secret("guest", "test"),
+        heartbeat_seconds=10,
+        retry_base_seconds=0.2,
+        retry_cap_seconds=2.0,
+        shutdown_grace_seconds=10,
+    )
 
 
 def create_vhost() -> str:
@@ -147,6 +166,10 @@ class PrivateNode:
     def parameters(self) -> pika.ConnectionParameters:
         return pika.ConnectionParameters("127.0.0.1", self.port, connection_attempts=1)
 
+    @property
+    def rabbitmq(self) -> RabbitMQConfig:
+        return rabbitmq_settings("127.0.0.1", self.port)
+
 
 class PrivateCluster:
     """Private nodes sharing an Erlang cookie, joined into one cluster."""
@@ -168,3 +191,9 @@ class PrivateCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+    @property
+    def rabbitmq(self) -> RabbitMQConfig:
+        """Every node in `hosts`, in order: processes connect to the first."""
+        hosts = tuple(BrokerNode("127.0.0.1", node.port) for node in self.nodes)
+        return rabbitmq_settings("127.0.0.1", hosts[0].port, hosts=hosts)

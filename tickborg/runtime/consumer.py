@@ -337,20 +337,27 @@ class Runner:
                 if verdict is not None:
                     self._settle(received, verdict)
                     return
-        except pika.exceptions.ChannelClosedByBroker as exc:
-            # The job's own publish closed the channel (say, a missing exchange):
-            # the delivery went back to the broker with it. Its redelivery takes
+        except (pika.exceptions.ChannelClosedByBroker, pika.exceptions.NackError) as exc:
+            # The job's own publish closed the channel (say, a missing exchange), or
+            # was nacked: RabbitMQ 3.10 goes on nacking every publish of a channel that
+            # first reached a quorum queue during its leader election, so a nacked
+            # channel is closed and the session starts over on a new connection. The
+            # delivery goes back to the broker with the channel; its redelivery takes
             # this verdict at once, so it counts as one failed attempt, not a loop.
-            self.log.error("a publish closed the channel; the redelivery will be retried", error=repr(exc))
-            self._unsettled.remember(received.fingerprint, NackRequeue(f"the broker closed the channel: {exc}"))
+            self.log.error("a publish failed on this channel; the redelivery will be retried", error=repr(exc))
+            closed = isinstance(exc, pika.exceptions.ChannelClosedByBroker)
+            reason = f"the broker closed the channel: {exc}" if closed else "the broker nacked a publish"
+            self._unsettled.remember(received.fingerprint, NackRequeue(reason))
             self._finish(received)
+            if received.channel.is_open:
+                received.channel.close()
 
     def _publish(self, channel: BlockingChannel, action: Publish) -> NackRequeue | None:
         """Publish and wait for the confirm; a refused publish makes the delivery's verdict a retry."""
         try:
             channel.basic_publish(action.exchange, action.routing_key, action.body(), properties(), mandatory=True)
-        except REFUSED as exc:
-            self.log.error("publish not confirmed", exchange=action.exchange, routing_key=action.routing_key, error=repr(exc))
+        except pika.exceptions.UnroutableError as exc:
+            self.log.error("publish not routed", exchange=action.exchange, routing_key=action.routing_key, error=repr(exc))
             return NackRequeue(f"publish to {action.exchange!r}/{action.routing_key!r} failed: {exc!r}")
         return None
 
@@ -373,9 +380,12 @@ class Runner:
         try:
             self._republish(channel, plan, props, delivery.body)
         except REFUSED as exc:
-            # Could not park the copy: leave the original with the broker instead.
+            # Could not park the copy: leave the original with the broker instead
+            # (and leave a nacking channel, as above).
             self.log.error("could not republish; requeueing at the broker", error=repr(exc))
             channel.basic_reject(tag, requeue=True)
+            if isinstance(exc, pika.exceptions.NackError):
+                channel.close()
             return
         channel.basic_ack(tag)
         if plan.exchange:
