@@ -11,7 +11,9 @@ keep-alive HTTP/1.1 connections in all, each sending signed pull_request
 deliveries back to back for `--duration` seconds. It prints deliveries per
 second, latency percentiles, and checks that every 200 has its message in the
 broker: the count in `mass-rebuild-check-inputs` must equal the number of 200s.
-Target: ≥ 1,000 deliveries/s with p99 ≤ 50 ms.
+Target: ≥ 1,000 deliveries/s with p99 ≤ 50 ms. It also shows how the machine's
+cores were shared over the load (receiver, load generator, broker, the rest):
+on a small machine they all compete for the same cores.
 """
 
 from __future__ import annotations
@@ -77,6 +79,25 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid() -> int | None:
+    """The OS process id of the broker rabbitmqctl manages, when the benchmark's broker runs on this machine."""
+    if AMQP_HOST not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    try:
+        status = subprocess.run(["rabbitmqctl", "status", "--formatter", "json"], capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    pid = json.loads(status.stdout or b"{}").get("pid") if status.returncode == 0 else None
+    return int(pid) if pid is not None and Path(f"/proc/{pid}").exists() else None
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy so far, all cores (Linux /proc/stat)."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]  # guest time is counted in user
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_healthy(port: int, receiver: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
@@ -145,10 +166,14 @@ def load_process(port: int, threads: int, index: int, start_at: float, stop_at: 
         worker.start()
     for worker in workers:
         worker.join()
-    results.put((latencies, dict(statuses)))
+    results.put((latencies, dict(statuses), time.process_time()))
 
 
-def run_load(port: int, clients: int, processes: int, duration: float) -> tuple[list[float], Counter[int], float]:
+def run_load(
+    port: int, clients: int, processes: int, duration: float
+) -> tuple[list[float], Counter[int], float, float, float]:
+    """Latencies of the 200s, every status, wall seconds, and the CPU seconds of the load
+    generator and of the whole machine over the load."""
     start_at = time.time() + 1.0  # every process connected and waiting
     stop_at = start_at + duration
     results: multiprocessing.Queue = multiprocessing.Queue()
@@ -160,16 +185,21 @@ def run_load(port: int, clients: int, processes: int, duration: float) -> tuple[
     ]
     for child in children:
         child.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    busy_before = machine_busy_seconds()
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
+    load_cpu = 0.0
     for _ in children:
-        child_latencies, child_statuses = results.get()
+        child_latencies, child_statuses, child_cpu = results.get()
         latencies += child_latencies
         statuses.update(child_statuses)
+        load_cpu += child_cpu
     wall = time.time() - start_at
+    busy = machine_busy_seconds() - busy_before
     for child in children:
         child.join()
-    return latencies, statuses, wall
+    return latencies, statuses, wall, load_cpu, busy
 
 
 def queued_messages(vhost: str, at_least: int = 0) -> int:
@@ -222,9 +252,12 @@ def main() -> int:
                 queued_before = queued_messages(vhost)
                 print(f"receiver up on 127.0.0.1:{port}, vhost {vhost}; {args.clients} clients in "
                       f"{args.processes} processes for {args.duration:g} s ...", flush=True)
+                broker = broker_pid()
                 cpu_before = cpu_seconds(receiver.pid)
-                latencies, statuses, wall = run_load(port, args.clients, args.processes, args.duration)
+                broker_before = cpu_seconds(broker) if broker else 0.0
+                latencies, statuses, wall, load_cpu, busy = run_load(port, args.clients, args.processes, args.duration)
                 receiver_cpu = cpu_seconds(receiver.pid) - cpu_before
+                broker_cpu = cpu_seconds(broker) - broker_before if broker else None
             finally:
                 receiver.send_signal(signal.SIGTERM)
                 exit_status = receiver.wait(timeout=30)
@@ -244,6 +277,12 @@ def main() -> int:
     print(f"latency ms: p50 {p50:.1f}  p99 {p99:.1f}  mean {mean:.1f}  max {worst:.1f}  "
           f"(target p99 <= {TARGET_P99_MS:.0f} ms)")
     print(f"receiver CPU: {receiver_cpu / wall:.0%} of one core, {receiver_cpu / max(ok, 1) * 1e6:.0f} µs per delivery")
+    # On a small machine the load generator and the broker compete with the receiver for the same cores.
+    cores = os.cpu_count() or 1
+    broker_share = "not on this machine" if broker_cpu is None else f"{broker_cpu / wall:.2f}"
+    other = busy - receiver_cpu - load_cpu - (broker_cpu or 0.0)
+    print(f"machine CPU, in cores of {cores}: {busy / wall:.2f} busy: receiver {receiver_cpu / wall:.2f}, "
+          f"load generator {load_cpu / wall:.2f}, broker {broker_share}, everything else {other / wall:.2f}")
     print(f"other answers: {dict((s, n) for s, n in statuses.items() if s != 200) or 'none'}")
     print(f"new messages in {EVALUATION_INPUTS}: {in_broker}  (== 200s: {in_broker == ok})")
     print(f"receiver exit status after SIGTERM: {exit_status}"
