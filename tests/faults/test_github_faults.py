@@ -102,9 +102,10 @@ def test_a_rate_limit_holds_each_job_until_its_reset(fleet: FaultFleet, limit: F
     # refused calls below are then each job's own.
     fleet.send(1)
     fleet.ledger.wait_all_accounted(timeout=120)
+    prs = [fleet.open_pr() for _ in range(3)]
     start = fleet.ledger.mark()
     fleet.fake.fail(limit, times=None)
-    held = fleet.send(3)
+    held = [fleet.announce(pr) for pr in prs]
     # GitHub refuses everything until shortly before the reset it announced.
     time.sleep(RESET_SECONDS - 3)
     fleet.fake.faults.clear()
