@@ -155,17 +155,17 @@ class Ledger:
 
     def _account(self, webhook: Webhook, dead: Sequence[DeadLetter], calls: Sequence[Call]) -> Account:
         evals = [s["state"] for s in self.fake.state.statuses(self.repo, webhook.head) if s["context"] == EVAL_CONTEXT]
-        runs = {run["name"]: run for run in self.fake.state.check_runs(self.repo, webhook.head)}
-        names = list(dict.fromkeys([*webhook.runs, *runs]))
-        run_text = ", ".join(
-            f"{name}: {runs[name]['conclusion'] or runs[name]['status']}" if name in runs else f"{name}: none"
-            for name in names
-        )
-        seen = f"eval {'>'.join(evals) or 'none'}; runs {run_text or 'none'}"
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in webhook.runs}
+        for run in self.fake.state.check_runs(self.repo, webhook.head):
+            runs.setdefault(run["name"], []).append(run)
+        # Each name's runs (a second one shows as "success,success"), or "none".
+        states = {name: ",".join(r["conclusion"] or r["status"] for r in named) or "none" for name, named in runs.items()}
+        seen = f"eval {'>'.join(evals) or 'none'}; runs {', '.join(f'{n}: {s}' for n, s in states.items()) or 'none'}"
         letters = [letter for letter in dead if webhook.head in letter.heads]
         gone = [call for call in calls if call.status == 422 and webhook.head in _named_heads(call)]
-        if evals and evals[-1] in FINAL_EVAL_STATES and all(runs.get(n, {}).get("status") == "completed" for n in names):
-            outcome = f"completed: eval {evals[-1]}" + "".join(f"; {n}: {runs[n]['conclusion']}" for n in names)
+        runs_done = all(named and all(r["status"] == "completed" for r in named) for named in runs.values())
+        if evals and evals[-1] in FINAL_EVAL_STATES and runs_done:
+            outcome = f"completed: eval {evals[-1]}" + "".join(f"; {n}: {s}" for n, s in states.items())
         elif letters:
             outcome = "; ".join(f"dead: {letter.queue}: {letter.reason}" for letter in letters)
         elif gone:
