@@ -20,15 +20,13 @@ from tickborg.fakegithub.keys import AppKeyPair
 def start_fleet(
     rabbitmq_config: RabbitMQConfig, tmp_path: Path, fake_github: FakeGitHub, github_app_key: AppKeyPair
 ) -> Iterator[StartFleet]:
-    """`start(rabbitmq=None, processes=PROCESSES, **settings)`: the fleet on `rabbitmq`
-    (default: this test's vhost), its rabbitmq section changed by `settings`
-    (delivery_limit, retry_base_seconds, ...); stopped at teardown."""
+    """`start(processes=PROCESSES, **settings)`: the fleet on this test's vhost, its
+    rabbitmq section changed by `settings` (delivery_limit, retry_base_seconds, ...);
+    stopped at teardown."""
     with ExitStack() as stack:
 
-        def start(
-            rabbitmq: RabbitMQConfig | None = None, processes: Sequence[str] = PROCESSES, **settings: Any
-        ) -> FaultFleet:
-            config = attrs.evolve(rabbitmq or rabbitmq_config, **settings)
+        def start(processes: Sequence[str] = PROCESSES, **settings: Any) -> FaultFleet:
+            config = attrs.evolve(rabbitmq_config, **settings)
             return stack.enter_context(fault_fleet(config, tmp_path, fake_github, github_app_key, processes))
 
         yield start

@@ -66,6 +66,7 @@ class FaultFleet:
         return webhook
 
     def send(self, count: int) -> list[Webhook]:
+        """`count` new PRs, each announced."""
         return [self.announce(self.open_pr()) for _ in range(count)]
 
     def receiver_ready(self) -> bool:
@@ -101,5 +102,5 @@ def fault_fleet(
         assert flow.exited() == {}, f"worker processes exited: {flow.exited()}"
 
 
-# `start_fleet(rabbitmq=None, processes=PROCESSES, **rabbitmq_settings)`, the fixture in conftest.py.
+# `start_fleet(processes=PROCESSES, **rabbitmq_settings)`, the fixture in conftest.py.
 StartFleet = Callable[..., FaultFleet]
