@@ -115,7 +115,8 @@ class Ledger:
     # Recording.
 
     def accepted(self, pr: int, head: str, runs: Sequence[str] = (), label: str | None = None) -> Webhook:
-        """A webhook the receiver answered 200, for PR `pr` at `head`, expected to get check runs `runs`."""
+        """A webhook the receiver answered 200, for PR `pr` at `head`, expected to get check runs `runs`
+        (all of them: the eval status turns final before the runs are created)."""
         webhook = Webhook(label or f"PR #{pr}", pr, head, tuple(runs))
         self._webhooks.append(webhook)
         return webhook
@@ -194,15 +195,14 @@ class Ledger:
         unattributed = 0
         for call in calls:
             webhook = self._owner(call, run_heads)
-            ok = call.status is not None and 200 <= call.status < 300
             if webhook is None:
                 unattributed += 1
                 continue
             per[webhook.label] += 1
-            refused[webhook.label] += 0 if ok else 1
+            refused[webhook.label] += _refused(call)
         return Calls(
             total=len(calls),
-            refused=sum(1 for c in calls if c.status is None or not 200 <= c.status < 300),
+            refused=sum(map(_refused, calls)),
             by_status=dict(Counter(c.status for c in calls)),
             per_webhook=dict(per),
             refused_per_webhook=dict(refused),
@@ -236,6 +236,11 @@ def _untraced(dead: Iterable[DeadLetter], webhooks: Sequence[Webhook]) -> str:
     heads = {webhook.head for webhook in webhooks}
     lines = [f"  {d.queue}.dead: {d.reason} ({d.size} bytes)" for d in dead if not d.heads & heads]
     return "\ndead letters naming no accepted webhook:\n" + "\n".join(lines) if lines else ""
+
+
+def _refused(call: Call) -> bool:
+    """Answered with other than a 2xx, or not at all (a dropped connection)."""
+    return call.status is None or not 200 <= call.status < 300
 
 
 def _named_heads(call: Call) -> set[str]:
