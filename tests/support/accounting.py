@@ -37,7 +37,7 @@ from tickborg.config import Config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.server import Call
 from tickborg.fakegithub.testing import TEST_REPO
-from tickborg.tools.dead_letters import _reason as dead_reason
+from tickborg.tools.dead_letters import dead_reason
 from tickborg.topology import Topology, build_topology, dead_queue
 
 EVAL_CONTEXT = "tickborg-eval"

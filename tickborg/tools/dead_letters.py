@@ -28,7 +28,8 @@ _FAILURE_HEADERS = {ATTEMPT_HEADER, RETRY_HEADER, "tickborg-last-error", DEAD_RE
                     "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason"}
 
 
-def _reason(props: pika.BasicProperties) -> str:
+def dead_reason(props: pika.BasicProperties) -> str:
+    """Why a dead letter is dead: our header, else the broker's own x-death reason."""
     headers = props.headers or {}
     if DEAD_REASON_HEADER in headers:
         return str(headers[DEAD_REASON_HEADER])
@@ -48,7 +49,7 @@ def list_dead(channel: Any, queues: Sequence[str], show: int) -> list[str]:
             if method is None:
                 break
             key = (props.headers or {}).get(ROUTING_KEY_HEADER, "")
-            lines.append(f"  - {_reason(props)} [routing key {key!r}, {len(body)} bytes]")
+            lines.append(f"  - {dead_reason(props)} [routing key {key!r}, {len(body)} bytes]")
     return lines
 
 
