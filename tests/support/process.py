@@ -13,19 +13,24 @@ from typing import Callable, Iterator, Sequence
 from support.paths import REPO
 
 
-@contextmanager
-def tickborg_process(
-    name: str, config_path: Path, log_path: Path, options: Sequence[str] = ()
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`tickborg <name> --config PATH [options]` until the block ends; then SIGTERM, which must exit 0."""
+def spawn(name: str, config_path: Path, log_path: Path, options: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """`tickborg <name> --config PATH [options]` started, its stderr appended to `log_path`."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "tickborg.cli", name, "--config", str(config_path), *options],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
+
+
+@contextmanager
+def tickborg_process(
+    name: str, config_path: Path, log_path: Path, options: Sequence[str] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`tickborg <name> --config PATH [options]` until the block ends; then SIGTERM, which must exit 0."""
+    process = spawn(name, config_path, log_path, options)
     try:
         yield process
     finally:
