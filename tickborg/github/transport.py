@@ -33,7 +33,14 @@ def repo_path(full_name: str, *parts: str | int) -> str:
     owner, sep, name = full_name.partition("/")
     if not sep or not owner or not name or "/" in name:
         raise ValueError(f"not an owner/name repository: {full_name!r}")
-    return "/".join(["/repos", *(quote(str(part), safe="") for part in (owner, name, *parts))])
+    return "/".join(["/repos", *(_segment(part) for part in (owner, name, *parts))])
+
+
+def _segment(part: str | int) -> str:
+    encoded = quote(str(part), safe="")
+    # The HTTP client resolves "." and ".." segments away, which would send the
+    # call to another endpoint (a head sha of ".." lists the repository's statuses).
+    return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
 
 
 class Transport:
