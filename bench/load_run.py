@@ -2,6 +2,7 @@
 
     python bench/load_run.py [--prs 200] [--clients 16] [--rate PRS_PER_S] [--consumers N]
                              [--soak-minutes 10] [--soak-rate 0.5] [--warm-up-minutes 2]
+                             [--stall-seconds 120] [--writes-per-second 0]
 
 The fleet is the demo's (tickborg/demo): the sample monorepo in a local git
 origin, every worker its own process, in a fresh vhost of the local RabbitMQ
@@ -20,7 +21,8 @@ created and completed.
 
 --consumers N runs N instances of each of the workers that do the work
 (mass-rebuilder, builder, github-comment-poster) on their queues, as operators
-scale a queue. GitHub writes are not paced (github_app.writes_per_second 0;
+scale a queue. A batch is waited for until none of its PRs has completed for
+--stall-seconds; the PRs left are then named with their check runs. GitHub writes are not paced (github_app.writes_per_second 0;
 --writes-per-second to change): the fake has no secondary rate limit, and with
 GitHub's (about 80 writes a minute per App) no fleet could give 200 PRs their
 check runs within seconds. Exit status 1 when a PR did not complete, a worker
@@ -294,20 +296,26 @@ class LoadRun:
         self.children = children
         self.stop = threading.Event()
 
-    def wait_for(self, prs: Sequence[PullRequest], timeout: float) -> None:
-        """Until every PR's check run is completed, a worker dies, or `timeout` passes."""
+    def wait_for(self, prs: Sequence[PullRequest]) -> None:
+        """Until every PR's check run is completed, a worker dies, or none has completed for
+        --stall-seconds; then name the PRs left and their check runs as GitHub shows them."""
         wanted = {pr.head_sha for pr in prs}
-        deadline = time.monotonic() + timeout
-        next_news = time.monotonic() + 10
-        while True:
-            self.check_workers()
-            done = len(wanted & completed_shas(self.fake))
-            if done == len(wanted) or time.monotonic() > deadline:
-                return
-            if time.monotonic() >= next_news:
-                self.demo.say(f"{done} of {len(wanted)} PRs completed")
-                next_news += 10
+        done = 0
+        last_progress = next_news = time.monotonic()
+        while done < len(wanted) and time.monotonic() - last_progress < self.args.stall_seconds:
             time.sleep(POLL_SECONDS)
+            self.check_workers()
+            now_done = len(wanted & completed_shas(self.fake))
+            if now_done > done:
+                done, last_progress = now_done, time.monotonic()
+            if time.monotonic() >= next_news + 10:
+                self.demo.say(f"{done} of {len(wanted)} PRs completed")
+                next_news = time.monotonic()
+        left = wanted - completed_shas(self.fake)
+        for pr in (pr for pr in prs if pr.head_sha in left):
+            runs = [f"{r['name']!r} {r['status']}" for r in self.fake.state.check_runs(monorepo.REPO, pr.head_sha)]
+            self.demo.say(f"not completed after {self.args.stall_seconds:g} s without progress: PR #{pr.number} "
+                          f"({pr.head_sha[:12]}), check runs: {', '.join(runs) or 'none'}")
 
     def check_workers(self) -> None:
         dead = self.children.first_dead()
@@ -320,7 +328,7 @@ class LoadRun:
         began = time.time()
         sent = send_webhooks(self.demo, prs, self.args.rate, self.args.clients, self.stop)
         self.demo.say(f"all {len(sent)} webhooks answered 200 in {time.time() - began:.2f} s")
-        self.wait_for(prs, self.args.timeout)
+        self.wait_for(prs)
         found = timings(self.fake, sent)
         say(f"\n== load: {len(prs)} PRs {how}, {self.args.consumers} consumer(s) of {', '.join(SCALED)} ==")
         return report_latencies(sent, found, time.time() - began)
@@ -352,7 +360,7 @@ class LoadRun:
         if failed:
             raise failed[0]
         self.demo.say(f"soak over: {len(sent)} webhooks sent; waiting for their check runs")
-        self.wait_for([pr for pr in prs if pr.head_sha in sent], self.args.timeout)
+        self.wait_for([pr for pr in prs if pr.head_sha in sent])
         found = timings(self.fake, sent)
         say(f"\n== soak: {len(sent)} PRs at {args.soak_rate:g}/s over {args.soak_minutes:g} min ==")
         all_done = report_latencies(sent, found, time.monotonic() - began)
@@ -477,7 +485,8 @@ def main() -> int:
     parser.add_argument("--soak-minutes", type=float, default=10.0, help="default 10; 0 skips the soak")
     parser.add_argument("--soak-rate", type=float, default=0.5, help="soak PRs per second (default 0.5)")
     parser.add_argument("--warm-up-minutes", type=float, default=2.0, help="before the soak's first sample (default 2)")
-    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds to wait for a batch's check runs")
+    parser.add_argument("--stall-seconds", type=float, default=120.0,
+                        help="stop waiting for a batch's check runs after this long without one completing")
     parser.add_argument("--writes-per-second", type=float, default=0.0, help="github_app pacing (default 0: off)")
     parser.add_argument("--rabbitmq-host", default="127.0.0.1")
     parser.add_argument("--rabbitmq-port", type=int, default=5672)
