@@ -22,10 +22,11 @@ created and completed.
 --consumers N runs N instances of each of the workers that do the work
 (mass-rebuilder, builder, github-comment-poster) on their queues, as operators
 scale a queue. A batch is waited for until none of its PRs has completed for
---stall-seconds; the PRs left are then named with their check runs. GitHub writes are not paced (github_app.writes_per_second 0;
---writes-per-second to change): the fake has no secondary rate limit, and with
-GitHub's (about 80 writes a minute per App) no fleet could give 200 PRs their
-check runs within seconds. Exit status 1 when a PR did not complete, a worker
+--stall-seconds; the PRs left are then named with their check runs. GitHub
+writes are not paced (github_app.writes_per_second 0; --writes-per-second to
+change): the fake has no secondary rate limit, and with GitHub's (about 80
+writes a minute per App) no fleet could give 200 PRs their check runs within
+seconds. Exit status 1 when a PR did not complete, a worker
 died, a message was dead-lettered or a request departed from GitHub's API
 description; a missed speed target is reported, not an error.
 """
