@@ -1,10 +1,11 @@
 """Throughput of a pass-through worker on tickborg's runtime vs a bare pika loop.
 
-Both consume the same pre-filled quorum queue with prefetch 1, publish each
-message on with a publisher confirm and ack it; the runtime's worker also
-decodes and re-encodes the wire message, as a real filter does. Rounds
-alternate between the two on the same broker in one run; the figure is the
-ratio of the best rounds. Target (SPEC §16): >= 0.8.
+Both consume the same pre-filled quorum queue with prefetch 1, decode each
+message, publish it on re-encoded with a publisher confirm and ack it, as the
+target says (SPEC §16: the bare loop "doing the same"): the runtime's worker
+decodes into its typed wire message as a real filter does, the bare loop with
+plain `json`. Rounds alternate between the two on the same broker in one run;
+the figure is the ratio of the best rounds. Target: >= 0.8.
 
     python bench/filter_throughput.py [--messages 3000] [--rounds 3]
 """
@@ -21,6 +22,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+import attrs
 import pika
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -101,7 +103,8 @@ def bare_loop(rabbit: RabbitMQConfig, stop: threading.Event) -> None:
 
     def on_message(ch: pika.adapters.blocking_connection.BlockingChannel, method: pika.spec.Basic.Deliver,
                    props: pika.BasicProperties, body: bytes) -> None:
-        ch.basic_publish("", OUT, body, pika.BasicProperties(content_type=JSON, delivery_mode=PERSISTENT), mandatory=True)
+        out = json.dumps(json.loads(body), separators=(",", ":")).encode()
+        ch.basic_publish("", OUT, out, pika.BasicProperties(content_type=JSON, delivery_mode=PERSISTENT), mandatory=True)
         ch.basic_ack(method.delivery_tag)
 
     channel.basic_consume(IN, on_message)
@@ -116,16 +119,24 @@ def runtime_loop(rabbit: RabbitMQConfig, stop: threading.Event) -> None:
     runner.run()
 
 
-def measure(rabbit: RabbitMQConfig, loop: Callable[[RabbitMQConfig, threading.Event], None], count: int) -> float:
+@attrs.frozen
+class Round:
+    rate: float  # messages per second
+    cpu_us: float  # this process's CPU per message: the loop's own plus the counting consumer's
+
+
+def measure(rabbit: RabbitMQConfig, loop: Callable[[RabbitMQConfig, threading.Event], None], count: int) -> Round:
     fill(rabbit, count)
     stop = threading.Event()
     thread = threading.Thread(target=loop, args=(rabbit, stop), daemon=True)
+    cpu_before = time.process_time()
     thread.start()
     # the last confirmed "flush" message is processed too
     elapsed = wait_for_output(rabbit, count + 1)
+    cpu = time.process_time() - cpu_before
     stop.set()
     thread.join(30)
-    return (count + 1) / elapsed
+    return Round((count + 1) / elapsed, cpu / (count + 1) * 1e6)
 
 
 def main() -> int:
@@ -141,16 +152,22 @@ def main() -> int:
     subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True)
     rabbit = RabbitMQConfig(host=args.host, port=args.port, virtualhost=vhost, password=Secret("guest"))
     try:
-        bare, runtime = [], []
+        bare: list[Round] = []
+        runtime: list[Round] = []
         for round_number in range(1, args.rounds + 1):
             bare.append(measure(rabbit, bare_loop, args.messages))
             runtime.append(measure(rabbit, runtime_loop, args.messages))
-            print(f"round {round_number}: bare pika {bare[-1]:8.0f} msg/s   tickborg runtime {runtime[-1]:8.0f} msg/s")
+            print(f"round {round_number}: bare pika {bare[-1].rate:8.0f} msg/s ({bare[-1].cpu_us:.0f} µs CPU each)   "
+                  f"tickborg runtime {runtime[-1].rate:8.0f} msg/s ({runtime[-1].cpu_us:.0f} µs CPU each)")
     finally:
         subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], check=False)
-    ratio = max(runtime) / max(bare)
-    print(f"best: bare pika {max(bare):.0f} msg/s, tickborg runtime {max(runtime):.0f} msg/s")
-    print(f"ratio runtime/bare = {ratio:.2f} (target >= 0.8)")
+    best_bare, best_runtime = max(r.rate for r in bare), max(r.rate for r in runtime)
+    # CPU per message is steadier than the rate on a busy machine: the runtime's own cost shows here.
+    cpu_bare, cpu_runtime = min(r.cpu_us for r in bare), min(r.cpu_us for r in runtime)
+    print(f"best: bare pika {best_bare:.0f} msg/s, tickborg runtime {best_runtime:.0f} msg/s")
+    print(f"least CPU per message (this process, counting consumer included): bare pika {cpu_bare:.0f} µs, "
+          f"tickborg runtime {cpu_runtime:.0f} µs (+{cpu_runtime - cpu_bare:.0f} µs)")
+    print(f"ratio runtime/bare = {best_runtime / best_bare:.2f} (target >= 0.8)")
     return 0
 
 
