@@ -43,6 +43,7 @@ STATS_EVENTS = "stats-events"
 # … 3072, 4096 s (the last covers a rate-limit reset).
 RETRY_DELAYS = tuple(sorted({2**n for n in range(13)} | {3 * 2**n for n in range(11)}))
 UNKNOWN_MAX_LENGTH = 10_000
+PEEKS_WITHOUT_LIMIT = 2**31 - 1  # the largest delivery limit RabbitMQ 3.10 and 4 both take
 UNKNOWN_TTL_MS = 7 * 24 * 3600 * 1000
 BUILD_LOGS_MAX_LENGTH = 5_000_000
 
@@ -134,7 +135,10 @@ def side_queue(name: str, legacy: bool, **arguments: Any) -> Queue:
 def failure_paths(work_queues: Iterable[Queue], legacy: bool = False) -> Topology:
     """The dead-letter queues, delay queues and bindings behind some work queues."""
     names = [q.name for q in work_queues]
-    dead = [side_queue(dead_queue(name), legacy) for name in names]
+    # Listing dead letters peeks at them, which counts as a delivery: RabbitMQ 4
+    # would drop a dead letter after its default limit of 20.
+    unlimited = {} if legacy else {"x-delivery-limit": PEEKS_WITHOUT_LIMIT}
+    dead = [side_queue(dead_queue(name), legacy, **unlimited) for name in names]
     # A quorum delay queue dead-letters at least once (it keeps each message
     # until the work queue confirms it), which needs reject-publish overflow.
     safely = {} if legacy else {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}

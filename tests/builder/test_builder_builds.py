@@ -18,7 +18,7 @@ from builder_fleet import (
     push_job,
     run_job,
 )
-from procs import new_marker, sleeper, with_marker
+from procs import new_marker, sleeper, wait_for
 
 from tickborg.config import RabbitMQConfig
 from tickborg.messages import BuildJob
@@ -96,4 +96,4 @@ def test_build_past_its_timeout_is_timed_out_and_leaves_no_process(rabbitmq_conf
     result, _, _ = build(rabbitmq_config, tmp_path, pr_job(origin, 10, head, ["slow"]), slow)
     assert result["status"] == "TimedOut"
     assert result["output"][1:] == ["sleeping", "=== slow: build timed out after 2 s"]
-    assert with_marker(marker) == []
+    assert wait_for(marker, present=False, timeout=5) == []  # a killed process takes a moment to go
