@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import attrs
-import requests
 
 from support.accounting import Ledger, Webhook
-from support.receiving import WEBHOOK_SECRET
+from support.receiving import WEBHOOK_SECRET, receiver_healthy
 from support.whole_fleet import MONOREPO, PROCESSES, SYSTEM, Flow, running_flow
 from tickborg.config import RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
@@ -71,7 +70,7 @@ class FaultFleet:
 
     def receiver_ready(self) -> bool:
         """The receiver would accept a webhook: its broker channel is up."""
-        return requests.get(f"{self.receiver_url}health", timeout=5).status_code == 200
+        return receiver_healthy(self.receiver_url)
 
     def eval_started(self, webhook: Webhook) -> bool:
         """Its evaluation is under way: the mass-rebuilder set a status on its head."""

@@ -15,8 +15,7 @@ from typing import Any, Iterator
 import attrs
 
 from support.process import spawn
-from support.runtime import Broker
-from tickborg.broker import declare
+from support.runtime import Broker, declare_fleet
 from tickborg.config import RabbitMQConfig, load_config
 from tickborg.topology import (
     BUILD_LOGS,
@@ -28,7 +27,6 @@ from tickborg.topology import (
     RERUN_INPUTS,
     STATS_EVENTS,
     build_queue,
-    build_topology,
 )
 
 # Long enough for a graceful stop (shutdown_grace_seconds) and the interpreter's exit.
@@ -108,11 +106,8 @@ def view(rabbitmq: RabbitMQConfig, queue: str) -> QueueView:
 
 
 def declare_topology(config_path: Path) -> None:
-    """Every exchange and queue of the fleet, as `tickborg topology` declares them at
-    deployment, so a test can look at a queue whose consumer is not running."""
-    config = load_config(config_path)
-    with Broker(config.rabbitmq) as broker:
-        declare(broker.channel, build_topology(config))
+    """Every exchange and queue of the fleet, so a test can look at a queue whose consumer is not running."""
+    declare_fleet(load_config(config_path))
 
 
 def config_variant(config_path: Path, name: str, **sections: dict[str, Any]) -> Path:

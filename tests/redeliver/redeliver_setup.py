@@ -6,15 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import attrs
-import requests
 
-from support.runtime import Broker
-from tickborg.broker import declare
+from support.receiving import receiver_healthy
+from support.runtime import declare_fleet
 from tickborg.cli import main as cli
 from tickborg.config import Config
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.sender import Delivery
-from tickborg.topology import build_topology
 
 
 @attrs.frozen
@@ -24,16 +22,10 @@ class Setup:
     hook_url: str  # where the receiver listens once started: nothing listens before
 
     def declare_topology(self) -> None:
-        """The queues exist before the receiver publishes (on a short connection of its own:
-        one held idle through a minute-long outage would miss its heartbeats)."""
-        with Broker(self.config.rabbitmq) as broker:
-            declare(broker.channel, build_topology(self.config))
+        declare_fleet(self.config)
 
     def receiver_is_healthy(self) -> bool:
-        try:
-            return requests.get(f"{self.hook_url}health", timeout=5).status_code == 200
-        except requests.ConnectionError:  # not listening yet
-            return False
+        return receiver_healthy(self.hook_url)
 
 
 def redeliver(setup: Setup, *options: str) -> int:

@@ -24,6 +24,14 @@ def private_file(path: Path, content: str) -> Path:
     return path
 
 
+def receiver_healthy(url: str) -> bool:
+    """The receiver at `url` (ending in /) would take a webhook: its broker channel is up."""
+    try:
+        return requests.get(f"{url}health", timeout=5).status_code == 200
+    except requests.ConnectionError:  # not listening yet
+        return False
+
+
 @contextmanager
 def webhook_receiver(config: Config) -> Iterator[Post]:
     """`post(event, payload)`: a signed delivery, as GitHub sends it; returns the routing key."""
@@ -31,7 +39,7 @@ def webhook_receiver(config: Config) -> Iterator[Post]:
     receiver.start()
     host, port = receiver.address
     # It answers 503 until its broker channel is up, as GitHub would then see.
-    wait_until(lambda: requests.get(f"http://{host}:{port}/health", timeout=5).status_code == 200)
+    wait_until(lambda: receiver_healthy(f"http://{host}:{port}/"))
 
     def post(event: str, payload: Mapping[str, Any]) -> str:
         raw = json.dumps(payload).encode()

@@ -9,11 +9,19 @@ from typing import Any, Iterator
 
 import pika
 
-from tickborg.broker import connection_parameters, properties
+from tickborg.broker import connection_parameters, declare, properties
 from tickborg.config import Config, RabbitMQConfig
 from tickborg.runtime.consumer import Runner
 from tickborg.runtime.worker import AnyWorker
-from tickborg.topology import Queue, Topology, failure_paths, work_queue
+from tickborg.topology import Queue, Topology, build_topology, failure_paths, work_queue
+
+
+def declare_fleet(config: Config) -> None:
+    """Every exchange and queue of the fleet, as `tickborg topology` declares them, so
+    the queues exist before anything publishes or a test looks at one. On a short
+    connection of its own: one held idle through a long outage would miss its heartbeats."""
+    with Broker(config.rabbitmq) as broker:
+        declare(broker.channel, build_topology(config))
 
 
 def runtime_topology(config: Config) -> Topology:
