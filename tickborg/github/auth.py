@@ -9,7 +9,6 @@ lines name installations and expiry times, never the values.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any, Callable, TypeVar
 
 import attrs
@@ -17,8 +16,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from tickborg.errors import DecodeError
-from tickborg.github.fields import field, top_object
+from tickborg.github.fields import field, timestamp, top_object
 from tickborg.github.transport import Clock, Transport, repo_path
 from tickborg.logsetup import get_logger
 
@@ -63,12 +61,7 @@ def parse_installation_response(body: Any) -> int:
 
 def parse_token_response(body: Any) -> InstallationToken:
     token = top_object(body, "access token response")
-    expires = field(token, "expires_at", str)
-    try:
-        expires_at = datetime.fromisoformat(expires).timestamp()
-    except ValueError:
-        raise DecodeError(f"expires_at: not an ISO 8601 time: {expires!r}") from None
-    return InstallationToken(field(token, "token", str), expires_at)
+    return InstallationToken(field(token, "token", str), timestamp(token, "expires_at"))
 
 
 class AppAuth:

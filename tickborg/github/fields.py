@@ -6,6 +6,7 @@ or mistyped field always surfaces as `DecodeError("pull_request.head.sha: missin
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Callable, Mapping, TypeVar
 
 from tickborg.errors import DecodeError, json_kind
@@ -42,6 +43,15 @@ def field(obj: Mapping[str, Any], key: str, kind: type[T], path: str = "") -> T:
     if key not in obj:
         raise DecodeError(f"{_join(path, key)}: missing")
     return typed(obj[key], kind, _join(path, key))
+
+
+def timestamp(obj: Mapping[str, Any], key: str, path: str = "") -> float:
+    """An ISO 8601 time string (as GitHub writes them), as a Unix timestamp."""
+    text = field(obj, key, str, path)
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise DecodeError(f"{_join(path, key)}: not an ISO 8601 time: {text!r}") from None
 
 
 def optional(obj: Mapping[str, Any], key: str, kind: type[T], path: str, default: T) -> T:

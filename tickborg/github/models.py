@@ -6,13 +6,11 @@ Only the fields workers use are kept; a response lacking one raises
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import attrs
 
-from tickborg.errors import DecodeError
-from tickborg.github.fields import field, login, nested, optional, top_object, typed
+from tickborg.github.fields import field, login, nested, optional, timestamp, top_object, typed
 
 
 @attrs.frozen
@@ -161,15 +159,10 @@ class HookDelivery:
     @classmethod
     def from_json(cls, data: Any) -> HookDelivery:
         delivery = top_object(data, "delivery")
-        delivered_at = field(delivery, "delivered_at", str)
-        try:
-            at = datetime.fromisoformat(delivered_at).timestamp()
-        except ValueError:
-            raise DecodeError(f"delivered_at: not an ISO 8601 time: {delivered_at!r}") from None
         return cls(
             id=field(delivery, "id", int),
             guid=field(delivery, "guid", str),
-            delivered_at=at,
+            delivered_at=timestamp(delivery, "delivered_at"),
             redelivery=field(delivery, "redelivery", bool),
             status_code=field(delivery, "status_code", int),
             event=field(delivery, "event", str),
