@@ -1,19 +1,29 @@
 """Git checkouts for the mass-rebuilder and the builder (SPEC §9, Checkouts).
 
-Layout under `root`:
+Layout under `root` (each process kind has its own root, see `for_process`):
 
     cache/{owner}/{name}.git     one bare clone per repository, updated from its clone_url
     cache/{owner}/{name}.lock    held (flock) while the cache is fetched into
     work/{owner}/{name}/{n}      working checkouts; objects borrowed from the cache (alternates)
     work/{owner}/{name}/{n}.lock held (flock) by the job using checkout n
+    build/{owner}/{name}/{n}     checkout n's tree copied for a build, without .git
 
 A job takes the first free working checkout, so concurrent jobs, in this process
 or others on the machine, never share one; a lock dies with its holder, so a
-killed job frees its checkout. The cache never garbage-collects, so objects a
-working checkout borrows stay there.
+killed job frees its checkout.
 
-git runs with argument lists, without a terminal prompt or the machine's and
-user's configuration, and under a timeout (a timeout is a retryable FetchFailed).
+Only trusted git ever touches `cache/` and `work/`. A build (pull-request code)
+gets `tree_copy()`: the checked-out files without `.git`, made fresh for each job
+and removed after it, so nothing a build writes is run or read by git later.
+
+The cache keeps its branches and, per working checkout, the PR it fetched last
+and the commit the checkout rests on between jobs (`refs/tickborg/slot-{n}/`),
+so its refs stay bounded and its garbage collection (git's own expiry) never
+takes an object a working checkout still needs.
+
+git runs with argument lists, without a terminal prompt, hooks, fsmonitor, the
+machine's or user's configuration or the caller's environment, and under a
+timeout (a timeout is a retryable FetchFailed).
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from tickborg.config import CheckoutConfig
 from tickborg.logsetup import get_logger, redact_text
 from tickborg.messages import Repo
 
@@ -37,8 +48,19 @@ log = get_logger(__name__)
 # Owner and repository names as GitHub allows them; anything else could escape root.
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
-_IDENTITY = ("-c", "user.name=tickborg", "-c", "user.email=tickborg@localhost")
-_ENV_DROPPED = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES")
+# Every git call: our identity for merges; no hook and no fsmonitor command ever runs,
+# whatever a repository's config says; no maintenance behind our back (the cache's
+# garbage collection runs when we ask, under the cache's lock: _Cache.fetch).
+_OPTIONS = (
+    "-c", "user.name=tickborg",
+    "-c", "user.email=tickborg@localhost",
+    "-c", f"core.hooksPath={os.devnull}",
+    "-c", "core.fsmonitor=false",
+    "-c", "maintenance.auto=false",
+)
+# What git may see of the caller's environment: where programs are, and how to reach
+# the origin through a proxy. Never credentials (CREDENTIALS_DIRECTORY), never GIT_*.
+_ENV_KEPT = ("PATH", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
 class GitError(Exception):
@@ -74,20 +96,22 @@ class _Git:
         self.cwd = cwd
         self.timeout = timeout
 
-    def __call__(self, *args: str, failure: type[GitError] = GitError, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        argv = ["git", *_IDENTITY, *args]
+    def __call__(
+        self, *args: str, failure: type[GitError] = GitError, check: bool = True, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        argv = ["git", *_OPTIONS, *args]
         # Its own session, so a timeout kills helpers (git-remote-http, ssh) too.
         proc = subprocess.Popen(
             argv,
             cwd=self.cwd,
             env=_environment(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
         )
         try:
-            out, err = proc.communicate(timeout=self.timeout)
+            out, err = proc.communicate(input, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
@@ -107,8 +131,9 @@ class _Git:
 
 
 def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _ENV_DROPPED}
+    env = {k: v for k, v in os.environ.items() if k in _ENV_KEPT}
     env.update(
+        HOME=os.devnull,
         GIT_TERMINAL_PROMPT="0",
         GIT_CONFIG_NOSYSTEM="1",
         GIT_CONFIG_GLOBAL=os.devnull,
@@ -134,6 +159,13 @@ class Checkouts:
         self.root = root
         self.git_timeout_seconds = git_timeout_seconds
 
+    @classmethod
+    def for_process(cls, config: CheckoutConfig, process: str) -> Checkouts:
+        """The checkouts of one kind of process, in a directory of its own under `checkout.root`:
+        a builder's (where PR code runs) never shares one with a mass-rebuilder's (which
+        holds the App's key)."""
+        return cls(config.root / process, config.git_timeout_seconds)
+
     @contextmanager
     def workdir(self, repo: Repo) -> Iterator[Workdir]:
         """A working checkout of `repo` (from a cached clone per repository under root, updated
@@ -149,7 +181,11 @@ class Checkouts:
             with _flock(slots / f"{slot}.lock", blocking=False) as held:
                 if held is not None:
                     log.debug("workdir held", repo=repo.full_name, slot=slot)
-                    yield Workdir(slots / str(slot), cache, self.git_timeout_seconds)
+                    workdir = Workdir(slots / str(slot), self.root / "build" / owner / name / str(slot), cache, slot, self.git_timeout_seconds)
+                    try:
+                        yield workdir
+                    finally:
+                        workdir.release()
                     return
             slot += 1
 
@@ -177,23 +213,41 @@ class _Cache:
             shutil.rmtree(self.path, ignore_errors=True)
             self.path.mkdir()
             self.git("init", "--quiet", "--bare")
-            # Objects are borrowed by working checkouts: never prune them.
-            self.git("config", "gc.auto", "0")
 
     def fetch(self, refspec: str) -> None:
         with _flock(self.lock, blocking=True):
             self.git("fetch", "--quiet", "--no-tags", "--update-head-ok", "--", self.clone_url, refspec, failure=FetchFailed)
+            self._collect()
+
+    def keep(self, ref: str, sha: str | None) -> None:
+        """Point `ref` at `sha` (None: delete it), so what a working checkout rests on stays."""
+        with _flock(self.lock, blocking=True):
+            self.git("update-ref", *((ref, sha) if sha else ("-d", ref)))
+
+    def _collect(self) -> None:
+        """git's garbage collection when the cache's thresholds say so (`gc.auto`,
+        `gc.autoPackLimit`). Objects no ref names go after `gc.pruneExpire` (two weeks); a
+        working checkout's objects are all named by its slot's refs. A failure is logged:
+        the fetched objects are there either way."""
+        try:
+            self.git("gc", "--auto", "--quiet")
+        except GitError as exc:
+            log.warning("garbage collection of the clone cache failed", cache=str(self.path), error=str(exc))
 
 
 class Workdir:
     """One working checkout, held by one job."""
 
-    def __init__(self, path: Path, cache: _Cache, timeout: float) -> None:
+    def __init__(self, path: Path, build_path: Path, cache: _Cache, slot: int, timeout: float) -> None:
         self.path = path
+        self.build_path = build_path
         self._cache = cache
+        self._slot_refs = f"refs/tickborg/slot-{slot}"
         self._git = _Git(path, timeout)
         # The refs fetched during this hold: has_commit answers for these only.
         self._fetched: list[str] = []
+        # The branch head checked out during this hold: where the checkout rests afterwards.
+        self._base: str | None = None
         self._prepare()
 
     def _prepare(self) -> None:
@@ -208,13 +262,44 @@ class Workdir:
             stale.unlink(missing_ok=True)
         if (self.path / ".git" / "MERGE_HEAD").exists():
             self._git("merge", "--abort", check=False)
+        remove_tree(self.build_path)  # left by a job that was killed
+
+    def release(self) -> None:
+        """End of the hold: rest at the branch head, forget the fetched refs, drop the build's copy.
+
+        Best effort: a checkout left otherwise is still made right by the next hold."""
+        remove_tree(self.build_path)
+        try:
+            if self._base is not None:
+                self._git("checkout", "--quiet", "--force", "--detach", self._base)
+            refs = self._git.text("for-each-ref", "--format=delete %(refname)", "refs/remotes/")
+            if refs:
+                self._git("update-ref", "--stdin", input=f"{refs}\n".encode())
+            self._cache.keep(f"{self._slot_refs}/rest", self._base)
+            self._cache.keep(f"{self._slot_refs}/pull", None)
+        except GitError as exc:
+            log.warning("could not tidy the working checkout", path=str(self.path), error=str(exc))
+
+    @contextmanager
+    def tree_copy(self) -> Iterator[Path]:
+        """The checked-out files, without `.git`, in a directory of their own: the only place
+        a build may write. Made fresh from the index and removed afterwards."""
+        remove_tree(self.build_path)
+        self.build_path.mkdir(parents=True)
+        try:
+            self._git("checkout-index", "--all", "--force", f"--prefix={self.build_path}/")
+            yield self.build_path
+        finally:
+            remove_tree(self.build_path)
 
     def _git_dir_ok(self) -> bool:
         return (self.path / ".git").is_dir() and self._git.succeeds("rev-parse", "--git-dir")
 
-    def _fetch(self, remote_ref: str, local_ref: str) -> None:
-        self._cache.fetch(f"+{remote_ref}:{remote_ref}")
-        self._git("fetch", "--quiet", "--no-tags", "--", str(self._cache.path), f"+{remote_ref}:{local_ref}", failure=FetchFailed)
+    def _fetch(self, remote_ref: str, local_ref: str, cache_ref: str | None = None) -> None:
+        """`remote_ref` into the cache (as `cache_ref`, by default under its own name), then here."""
+        cache_ref = cache_ref or remote_ref
+        self._cache.fetch(f"+{remote_ref}:{cache_ref}")
+        self._git("fetch", "--quiet", "--no-tags", "--", str(self._cache.path), f"+{cache_ref}:{local_ref}", failure=FetchFailed)
         self._fetched.append(local_ref)
 
     def _clean(self) -> None:
@@ -228,11 +313,13 @@ class Workdir:
         self._fetch(f"refs/heads/{branch}", f"refs/remotes/origin/{branch}")
         self._git("checkout", "--quiet", "--force", "--detach", f"refs/remotes/origin/{branch}")
         self._clean()
-        return self._git.text("rev-parse", "HEAD")
+        self._base = self._git.text("rev-parse", "HEAD")
+        return self._base
 
     def fetch_pr(self, number: int) -> None:
         """Fetch `refs/pull/{number}/head`; FetchFailed when the remote will not give it."""
-        self._fetch(f"refs/pull/{int(number)}/head", f"refs/remotes/pull/{int(number)}")
+        # Into the cache under this slot's name: every PR's ref kept there would only grow.
+        self._fetch(f"refs/pull/{int(number)}/head", f"refs/remotes/pull/{int(number)}", f"{self._slot_refs}/pull")
 
     def has_commit(self, sha: str) -> bool:
         """Whether `sha` is a commit reachable from a ref fetched during this hold."""
@@ -258,6 +345,7 @@ class Workdir:
         self._require(sha)
         self._git("checkout", "--quiet", "--force", "--detach", sha)
         self._clean()
+        self._base = sha
 
     def changed_files(self, base: str, head: str) -> list[str]:
         """Paths `head` changed since it forked from `base` (both sides of a rename)."""
@@ -278,3 +366,20 @@ class Workdir:
             raise MissingCommit(f"not a commit id: {sha!r}")
         return sha
 
+
+
+def remove_tree(path: Path) -> None:
+    """Remove what a build left at `path`, whatever modes it set (shutil.rmtree never follows
+    a symlink out of the tree)."""
+
+    def writable(function: object, failed: str, exc: BaseException) -> None:
+        parent = os.path.dirname(failed)
+        os.chmod(parent, 0o700)
+        if os.path.isdir(failed) and not os.path.islink(failed):
+            os.chmod(failed, 0o700)
+            shutil.rmtree(failed, onerror=writable)
+        else:
+            os.unlink(failed)
+
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=writable)

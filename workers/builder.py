@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not wait_ready(publisher, READY_WAIT_SECONDS):
             log.warning("the log connection is not up yet; consuming anyway")
         with emitting(config, NAME) as events:
-            worker = Builder(config, publisher, Checkouts(checkout.root), events=events)
+            worker = Builder(config, publisher, Checkouts.for_process(checkout, NAME), events=events)
             return serve(worker, config, consumes=input_queues(config), publishes_to=OUTPUTS, events=events)
     finally:
         publisher.stop()

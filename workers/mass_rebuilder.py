@@ -20,7 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
     checkout = config.require("checkout")
-    checkouts = Checkouts(checkout.root, checkout.git_timeout_seconds)
+    checkouts = Checkouts.for_process(checkout, NAME)
     targets = [*map(build_queue, config.systems.all), BUILD_RESULTS_QUEUE]
     with emitting(config, NAME) as events:
         github = checked(lambda: GitHubClient.from_config(config.require("github_app"), events=events))

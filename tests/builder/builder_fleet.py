@@ -102,7 +102,7 @@ def builder_in_process(config: Config) -> Iterator[RunningWorker]:
         checkout = config.require("checkout")
         queues = input_queues(config)
         topology = build_topology(config).select([*queues, *OUTPUTS])
-        worker = Builder(config, publisher, Checkouts(checkout.root))
+        worker = Builder(config, publisher, Checkouts.for_process(checkout, "builder"))
         with RunningWorker(worker, config, tuple(queues), topology) as running:
             yield running
     finally:

@@ -2,9 +2,9 @@
 
 PR jobs: check out the target branch, fetch `refs/pull/{n}/head`, make sure the
 head commit is still there, merge it. Push jobs: check out the branch, then the
-pushed commit. Then each project the job names runs its phases (configure,
-build, test) in the sandbox, in its own directory of the checkout, under its
-timeout; every output line goes to the job's `logs` destination as it comes,
+pushed commit. The build gets a fresh copy of that tree without `.git`. Then
+each project the job names runs its phases (configure, build, test) in the
+sandbox, in its own directory of the copy, under its timeout; every output line goes to the job's `logs` destination as it comes,
 and the result, once every line is confirmed, to `statusreport` and `logs`.
 """
 
@@ -150,7 +150,9 @@ class Builder(NotifyWorker[Assignment]):
         try:
             with self.checkouts.workdir(job.repo) as workdir:
                 _prepare(workdir, job)
-                return self._build(attempt, workdir.path, cancelled)
+                # The build writes only to its copy: never to the checkout host git works in.
+                with workdir.tree_copy() as tree:
+                    return self._build(attempt, tree, cancelled)
         except MergeConflict as exc:
             return Decision(Case.MERGE_CONFLICT, self._results(attempt, BuildStatus.FAILURE, (MERGE_FAILED,)), str(exc))
         except MissingCommit as exc:
