@@ -22,21 +22,6 @@ from tickborg.checkout import (
     MissingCommit,
 )
 
-BASE_FILES = {"libfoo/foo.c": "int foo;\n", "libbar/bar.c": "int bar;\n", "README.md": "monorepo\n"}
-
-
-@pytest.fixture
-def origin(tmp_path: Path) -> Origin:
-    origin = Origin(tmp_path)
-    origin.commit("main", BASE_FILES, "initial")
-    return origin
-
-
-@pytest.fixture
-def checkouts(tmp_path: Path) -> Checkouts:
-    return Checkouts(tmp_path / "checkouts", git_timeout_seconds=60)
-
-
 def status(path: Path) -> str:
     return git(path, "status", "--porcelain", "--untracked-files=all")
 

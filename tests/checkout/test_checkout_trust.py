@@ -15,21 +15,6 @@ from tickborg import checkout
 from tickborg.checkout import Checkouts, remove_tree
 from tickborg.config import CheckoutConfig
 
-BASE_FILES = {"libfoo/foo.c": "int foo;\n", "README.md": "monorepo\n"}
-
-
-@pytest.fixture
-def origin(tmp_path: Path) -> Origin:
-    origin = Origin(tmp_path)
-    origin.commit("main", BASE_FILES, "initial")
-    return origin
-
-
-@pytest.fixture
-def checkouts(tmp_path: Path) -> Checkouts:
-    return Checkouts(tmp_path / "checkouts", git_timeout_seconds=60)
-
-
 def plant(git_dir: Path, marker: Path) -> None:
     """What a hostile writer of `.git` would leave: hooks git runs on checkout, merge and
     ref updates, a hooks directory named in the config, and an fsmonitor command."""
@@ -78,7 +63,7 @@ def test_a_build_gets_a_fresh_copy_without_git(origin: Origin, checkouts: Checko
         wd.checkout_branch("main")
         with wd.tree_copy() as tree:
             assert tree != wd.path
-            assert sorted(p.name for p in tree.iterdir()) == ["README.md", "libfoo"]
+            assert sorted(p.name for p in tree.iterdir()) == ["README.md", "libbar", "libfoo"]
             assert (tree / "libfoo" / "foo.c").read_text() == "int foo;\n"
             (tree / "left-by-the-build").write_text("x")
             (tree / "libfoo").chmod(0o000)  # a build may leave what it cannot even list
