@@ -43,7 +43,7 @@ POLICY: Mapping[Case, Verdict] = {
     Case.BAD_PATH: Verdict.NACK_DUMP,  # a key or attempt id that must not become a path
     Case.BAD_LINE_NUMBER: Verdict.NACK_DUMP,  # 0, or absurdly large
     Case.STARTED: Verdict.ACK,  # metadata written
-    Case.LINE: Verdict.ACK,  # the line at its place (or parked until the lines before it come)
+    Case.LINE: Verdict.ACK,  # the line at its place (parked until the lines before it come; after the result, at the end)
     Case.FINISHED: Verdict.ACK,  # result written, the log completed
     Case.STORAGE_UNAVAILABLE: Verdict.NACK_REQUEUE,  # disk full, read-only, not writable
 }
@@ -82,6 +82,10 @@ class LogCollector(SimpleWorker[Incoming]):
 
     def handle(self, job: Incoming) -> list[Action]:
         return enact(POLICY, self.decide(job), quiet=ROUTINE)
+
+    def before_ack(self) -> None:
+        # An OSError here (a failing disk) sends the batch back to the broker unacked.
+        self.writer.sync()
 
     def decide(self, job: Incoming) -> Decision[Case]:
         try:
