@@ -23,7 +23,7 @@ class Watched(LogCollector):
     counted unacked and how many files were waiting to be synced."""
 
     def __init__(self, layout: Layout, virtualhost: str, failures: int = 0) -> None:
-        super().__init__(layout)
+        super().__init__(layout, gap_wait_seconds=0)
         self.virtualhost = virtualhost
         self.failures = failures
         self.syncs: list[tuple[int, int]] = []

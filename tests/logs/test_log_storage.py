@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from tickborg.runtime.worker import Delivery, decide
 
 @pytest.fixture
 def collector(tmp_path: Path) -> LogCollector:
-    return LogCollector(Layout(tmp_path))
+    """A result is stored at once, whatever is missing (its wait has a test of its own)."""
+    return LogCollector(Layout(tmp_path), gap_wait_seconds=0)
 
 
 def deliver(collector: LogCollector, key: str, raw: bytes) -> object:
@@ -82,6 +84,22 @@ def test_the_result_fills_a_lost_lines_place_and_a_late_line_goes_to_the_end(col
         [f"[line 3, late] {many[2]}", "[line 3002, late] line 3002", "[line 3001, late] line 3001"]
     )
     assert log.stat().st_ino == inode  # appended to, never replaced
+
+
+def test_a_result_waits_for_lines_parked_behind_a_gap(tmp_path: Path) -> None:
+    """Lines 1-2 on their way back from a retry (a full disk) when the result comes: it waits for them."""
+    collector = LogCollector(Layout(tmp_path), gap_wait_seconds=30)
+    for number in (3, 4):
+        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
+    waiting = deliver(collector, PR_KEY, body(result()))
+    assert isinstance(waiting, NackRequeue) and waiting.not_before is not None
+    assert 25 < waiting.not_before - time.time() <= 30
+    assert not collector.layout.attempt(PR_KEY, ATTEMPT).result.exists()
+    for number in (1, 2):
+        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
+    assert isinstance(deliver(collector, PR_KEY, body(result())), Ack)  # back from its retry
+    assert stored(collector, PR_KEY) == log_text([f"line {n}" for n in range(1, 5)])
+    assert collector.layout.attempt(PR_KEY, ATTEMPT).result.exists()
 
 
 def test_an_attempts_state_goes_with_its_result(collector: LogCollector, tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ class Progress:
     sealed: bool = False
     # Lines so marked: the log has this many more lines than `lines`.
     late: int = 0
+    # The result came while lines before parked ones were missing: when it is stored anyway.
+    result_due: float | None = None
 
     def is_hole(self, number: int) -> bool:
         return any(first <= number <= last for first, last in self.holes)
@@ -41,8 +43,12 @@ class Progress:
     def from_bytes(cls, data: bytes) -> Progress:
         value: dict[str, Any] = json.loads(data)
         holes = tuple((int(first), int(last)) for first, last in value["holes"])
-        # `late` is absent from the files of earlier versions.
-        return cls(int(value["lines"]), int(value["size"]), holes, bool(value["sealed"]), int(value.get("late", 0)))
+        # `late` and `result_due` are absent from the files of earlier versions.
+        due = value.get("result_due")
+        return cls(
+            int(value["lines"]), int(value["size"]), holes, bool(value["sealed"]), int(value.get("late", 0)),
+            None if due is None else float(due),
+        )
 
     @classmethod
     def of_log(cls, log: bytes, sealed: bool) -> Progress:

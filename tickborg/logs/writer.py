@@ -10,6 +10,9 @@ the storage.
 
 When the result arrives the build is over: parked lines go to their places and
 any gap left (a line lost) becomes empty lines, so line N stays at line N. A
+result that finds lines parked behind a gap first waits for them (they may be
+on their way back from a retry after a full disk): the caller brings it back
+at the time `result` returns, and then it is stored whatever came. A
 line that still turns up after the result is appended at the end, marked with
 its number (`LATE_MARK`); its empty line stays as it was. The state directory
 goes with the result, unless lines are still missing then: it stays, a small
@@ -117,18 +120,26 @@ class LogWriter:
             if after.lines > number:
                 _forget_parked(paths, range(number + 1, after.lines + 1))
 
-    def result(self, files: AttemptFiles, result: Any) -> None:
+    def result(self, files: AttemptFiles, result: Any, now: float, wait: float) -> float | None:
+        """Store the result; or, while lines are parked behind a gap for less than `wait`
+        seconds since the result first came, the time (epoch seconds) to come back at."""
         paths = _Paths.of(files)
         with self._locked(paths) as held:
             progress = held.progress
             if not progress.sealed:
                 numbers = sorted(n for n in _parked_numbers(paths) if n > progress.lines)
+                due = now + wait if progress.result_due is None else progress.result_due
+                if numbers and now < due:
+                    if progress.result_due is None:
+                        self._save(paths, held, attrs.evolve(progress, result_due=due))
+                    return due
                 lines = ((n, Path(paths.parked_line(n)).read_bytes()) for n in numbers)
                 progress = attrs.evolve(_extend(held.log, progress, lines), sealed=True)
             # Before the state goes: once a result is there, readers take the log as complete.
             self._write_json(files.result, result)
             shutil.rmtree(paths.parked, ignore_errors=True)
             self._save(paths, held, progress)
+        return None
 
     def _write_json(self, path: Path, value: Any) -> None:
         self.unsynced.makedirs(str(path.parent))
