@@ -192,6 +192,11 @@ class BuilderConfig:
 @attrs.frozen
 class LogStorageConfig:
     path: Path
+    # How long a result waits for lines missing behind parked ones before it is stored anyway.
+    gap_wait_seconds: float = 30.0
+
+
+DEFAULT_LOG_STORAGE = LogStorageConfig(Path("."))
 
 
 @attrs.frozen
@@ -564,7 +569,13 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         ),
         checkout=_optional(top, "checkout", _parse_checkout),
         builder=_optional(top, "builder", _parse_builder),
-        log_storage=_optional(top, "log_storage", lambda s: LogStorageConfig(Path(s.str("path", _REQUIRED)))),
+        log_storage=_optional(
+            top,
+            "log_storage",
+            lambda s: LogStorageConfig(
+                Path(s.str("path", _REQUIRED)), s.number("gap_wait_seconds", DEFAULT_LOG_STORAGE.gap_wait_seconds)
+            ),
+        ),
         logapi=_optional(top, "logapi", lambda s: ListenConfig(s.listen("listen"))),
         log_viewer_url=top.str("log_viewer_url", None),
         stats=_optional(top, "stats", lambda s: ListenConfig(s.listen("listen"))),

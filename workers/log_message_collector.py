@@ -22,7 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     checked(lambda: config.require_for(NAME))
     storage: LogStorageConfig = config.require("log_storage")
     with emitting(config, NAME) as events:
-        return serve(LogCollector(Layout(storage.path)), config, consumes=[BUILD_LOGS], prefetch=PREFETCH, events=events)
+        # A result waiting for lines is retried once: with one attempt only, it must not wait.
+        wait = storage.gap_wait_seconds if config.rabbitmq.delivery_limit > 1 else 0.0
+        collector = LogCollector(Layout(storage.path), gap_wait_seconds=wait)
+        return serve(collector, config, consumes=[BUILD_LOGS], prefetch=PREFETCH, events=events)
 
 
 if __name__ == "__main__":

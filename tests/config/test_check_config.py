@@ -147,6 +147,15 @@ def test_a_section_the_process_needs_is_required(write_config: Callable[[dict[st
     assert done.stderr.strip() == "tickborg: configuration error: github_webhook_receiver: missing (this process needs it)"
 
 
+def test_the_gap_wait_is_checked(write_config: Callable[[dict[str, Any]], Path], tmp_path: Path) -> None:
+    storage = {"path": str(tmp_path / "logs")}
+    parsed = parse_config(base_config_data(log_storage=storage)).log_storage
+    assert parsed is not None and parsed.gap_wait_seconds == 30.0
+    done = check(write_config(base_config_data(log_storage={**storage, "gap_wait_seconds": -1})))
+    assert done.returncode == 2
+    assert "log_storage.gap_wait_seconds: must not be negative" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("settings", "problem"),
     [

@@ -24,7 +24,9 @@ def make_log_fleet(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> Iterator[
     def make(root: Path | None = None, **rabbitmq: Any) -> LogFleet:
         root = root or tmp_path / "logs"
         listen = f"127.0.0.1:{free_port()}"
-        data = base_config_data(rabbitmq_config, log_storage={"path": str(root)}, logapi={"listen": listen})
+        # A result waits for missing lines as long as the retries' cap (2 s), not for minutes.
+        storage = {"path": str(root), "gap_wait_seconds": 2}
+        data = base_config_data(rabbitmq_config, log_storage=storage, logapi={"listen": listen})
         data["rabbitmq"].update(rabbitmq)
         path = tmp_path / "config.json"
         path.write_text(json.dumps(data))

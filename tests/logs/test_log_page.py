@@ -29,7 +29,7 @@ class Build:
     """A build whose log the collector stores while the page is open."""
 
     def __init__(self, root: Path) -> None:
-        self.collector = LogCollector(Layout(root))
+        self.collector = LogCollector(Layout(root), gap_wait_seconds=0)
         self.lines = 0
 
     def send(self, message: Any) -> None:

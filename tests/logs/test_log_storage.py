@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from tickborg.runtime.worker import Delivery, decide
 
 @pytest.fixture
 def collector(tmp_path: Path) -> LogCollector:
-    return LogCollector(Layout(tmp_path))
+    """A result is stored at once, whatever is missing (its wait has a test of its own)."""
+    return LogCollector(Layout(tmp_path), gap_wait_seconds=0)
 
 
 def deliver(collector: LogCollector, key: str, raw: bytes) -> object:
@@ -60,18 +62,74 @@ def test_lines_out_of_order_and_redelivered_land_at_their_numbers(collector: Log
     assert not (collector.layout.attempt(PR_KEY, ATTEMPT).state / "early").exists()
 
 
-def test_the_result_fills_a_lost_lines_place_and_a_late_line_takes_it(collector: LogCollector) -> None:
-    for number in (1, 2, 4, 5):
-        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
-    assert stored(collector, PR_KEY) == b"line 1\nline 2\n"  # line 3 not yet here
+def test_the_result_fills_a_lost_lines_place_and_a_late_line_goes_to_the_end(collector: LogCollector) -> None:
+    """A live reader holds the log up to an offset (`?from_byte=`): no byte before it ever moves."""
+    many = [f"line {n} " + "x" * 200 for n in range(1, 3001)]  # a large log: 600 kB
+    for number in range(1, 3001):
+        if number != 3:
+            deliver(collector, PR_KEY, body(line(number, many[number - 1])))
+    assert stored(collector, PR_KEY) == log_text(many[:2])  # line 3 not yet here
     deliver(collector, PR_KEY, body(result()))
-    assert stored(collector, PR_KEY) == b"line 1\nline 2\n\nline 4\nline 5\n"
-    deliver(collector, PR_KEY, body(line(3, "line 3")))
-    assert stored(collector, PR_KEY) == b"line 1\nline 2\nline 3\nline 4\nline 5\n"
-    deliver(collector, PR_KEY, body(line(7, "line 7")))  # after the end: placed at once
-    deliver(collector, PR_KEY, body(line(6, "line 6")))
-    deliver(collector, PR_KEY, body(line(3, "line 3")))
-    assert stored(collector, PR_KEY) == log_text([f"line {n}" for n in range(1, 8)])
+    log = collector.layout.attempt(PR_KEY, ATTEMPT).log
+    served, inode = stored(collector, PR_KEY), log.stat().st_ino
+    assert served == log_text(many[:2] + [""] + many[3:])
+    deliver(collector, PR_KEY, body(line(3, many[2])))
+    deliver(collector, PR_KEY, body(line(3, many[2])))  # redelivered: once is enough
+    assert stored(collector, PR_KEY) == served + f"[line 3, late] {many[2]}\n".encode()
+    deliver(collector, PR_KEY, body(line(3002, "line 3002")))  # past the end, 3001 still missing
+    deliver(collector, PR_KEY, body(line(3001, "line 3001")))
+    deliver(collector, PR_KEY, body(line(3002, "line 3002")))
+    deliver(collector, PR_KEY, body(line(10, many[9])))  # written already
+    assert stored(collector, PR_KEY) == served + log_text(
+        [f"[line 3, late] {many[2]}", "[line 3002, late] line 3002", "[line 3001, late] line 3001"]
+    )
+    assert log.stat().st_ino == inode  # appended to, never replaced
+
+
+def test_a_result_waits_for_lines_parked_behind_a_gap(tmp_path: Path) -> None:
+    """Lines 1-2 on their way back from a retry (a full disk) when the result comes: it waits for them."""
+    collector = LogCollector(Layout(tmp_path), gap_wait_seconds=30)
+    for number in (3, 4):
+        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
+    waiting = deliver(collector, PR_KEY, body(result()))
+    assert isinstance(waiting, NackRequeue) and waiting.not_before is not None
+    assert 25 < waiting.not_before - time.time() <= 30
+    assert not collector.layout.attempt(PR_KEY, ATTEMPT).result.exists()
+    for number in (1, 2):
+        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
+    assert isinstance(deliver(collector, PR_KEY, body(result())), Ack)  # back from its retry
+    assert stored(collector, PR_KEY) == log_text([f"line {n}" for n in range(1, 5)])
+    assert collector.layout.attempt(PR_KEY, ATTEMPT).result.exists()
+
+
+def test_an_attempts_state_goes_with_its_result(collector: LogCollector, tmp_path: Path) -> None:
+    """However many builds a key sees, `.state` keeps only those still running."""
+    state = tmp_path / "tick-org" / "monorepo.42" / ".state"
+    for n in range(40):
+        attempt_id = f"attempt-{n}"
+        deliver(collector, PR_KEY, body(start(attempt_id)))
+        for number in (2, 1, 4, 3):  # parked, then placed
+            deliver(collector, PR_KEY, body(line(number, f"line {number}", attempt_id)))
+        if n % 10 != 9:  # every tenth build is still running
+            deliver(collector, PR_KEY, body(result(attempt_id)))
+            deliver(collector, PR_KEY, body(line(4, "line 4", attempt_id)))  # a redelivery after it
+        assert stored(collector, PR_KEY, attempt_id) == log_text([f"line {i}" for i in range(1, 5)])
+    assert sorted(p.name for p in state.iterdir()) == [f"attempt-{n}" for n in (19, 29, 39, 9)]
+    deliver(collector, PR_KEY, body(result("attempt-9")))
+    assert sorted(p.name for p in state.iterdir()) == [f"attempt-{n}" for n in (19, 29, 39)]
+
+
+def test_writes_are_synced_once_per_file_touched(collector: LogCollector) -> None:
+    deliver(collector, PR_KEY, body(start()))
+    assert collector.writer.sync() >= 3  # the metadata, the log, and the directory that names them
+    for number in range(1, 201):
+        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
+    # The log and the progress file, and the directories made for the state (each in its parent).
+    assert collector.writer.sync() == 5
+    for number in range(201, 401):
+        deliver(collector, PR_KEY, body(line(number, f"line {number}")))
+    assert collector.writer.sync() == 2  # 200 lines: the log and the progress file, once each
+    assert collector.writer.sync() == 0  # nothing written since
 
 
 def test_a_newline_inside_a_line_does_not_shift_the_lines_after_it(collector: LogCollector) -> None:

@@ -21,7 +21,7 @@ OTHER_ATTEMPT = "second-attempt"
 
 
 def store(root: Path, key: str, attempt_id: str, lines: list[str], finished: bool = True) -> None:
-    collector = LogCollector(Layout(root))
+    collector = LogCollector(Layout(root), gap_wait_seconds=0)
     messages = [start(attempt_id), *(line(n, t, attempt_id) for n, t in enumerate(lines, 1))]
     for message in [*messages, result(attempt_id)] if finished else messages:
         decide(collector, Delivery("build-logs", key, "application/json", body(message)))

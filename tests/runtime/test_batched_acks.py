@@ -46,16 +46,8 @@ def config(request: pytest.FixtureRequest, rabbitmq_config: RabbitMQConfig, make
     return make_config(attrs.evolve(rabbitmq_config, legacy_queues=request.param, delivery_limit=3))
 
 
-def unacked(config: Config) -> int:
-    """Deliveries not acked on the vhost's channels (the channels count them at once;
-    a quorum queue's own count can lag behind)."""
-    listing = rabbit.ctl("list_channels", "-q", "vhost", "messages_unacknowledged")
-    rows = [line.split("\t") for line in listing.splitlines()[1:]]
-    return sum(int(count) for vhost, count in rows if vhost == config.rabbitmq.virtualhost)
-
-
 def settled(broker: Broker, config: Config) -> bool:
-    return broker.count("in") == 0 and unacked(config) == 0
+    return broker.count("in") == 0 and rabbit.unacked(config.rabbitmq.virtualhost) == 0
 
 
 def test_every_delivery_is_acked_while_the_worker_runs(config: Config) -> None:

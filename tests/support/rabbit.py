@@ -75,6 +75,14 @@ def delete_vhost(name: str) -> None:
     ctl("delete_vhost", name)
 
 
+def unacked(virtualhost: str) -> int:
+    """Deliveries not acked on the vhost's channels (the channels count them at once;
+    a quorum queue's own count can lag behind)."""
+    listing = ctl("list_channels", "-q", "vhost", "messages_unacknowledged")
+    rows = [line.split("\t") for line in listing.splitlines()[1:]]
+    return sum(int(count) for vhost, count in rows if vhost == virtualhost)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

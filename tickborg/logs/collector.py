@@ -7,6 +7,7 @@ and the attempt id become paths, so both are checked first.
 from __future__ import annotations
 
 import errno
+import time
 from enum import Enum, auto
 from typing import Any, Mapping
 
@@ -35,6 +36,7 @@ class Case(Enum):
     STARTED = auto()
     LINE = auto()
     FINISHED = auto()
+    LINES_MISSING = auto()
     STORAGE_UNAVAILABLE = auto()
 
 
@@ -43,8 +45,9 @@ POLICY: Mapping[Case, Verdict] = {
     Case.BAD_PATH: Verdict.NACK_DUMP,  # a key or attempt id that must not become a path
     Case.BAD_LINE_NUMBER: Verdict.NACK_DUMP,  # 0, or absurdly large
     Case.STARTED: Verdict.ACK,  # metadata written
-    Case.LINE: Verdict.ACK,  # the line at its place (or parked until the lines before it come)
+    Case.LINE: Verdict.ACK,  # the line at its place (parked until the lines before it come; after the result, at the end)
     Case.FINISHED: Verdict.ACK,  # result written, the log completed
+    Case.LINES_MISSING: Verdict.NACK_REQUEUE,  # lines parked behind a gap: back once they had time to come
     Case.STORAGE_UNAVAILABLE: Verdict.NACK_REQUEUE,  # disk full, read-only, not writable
 }
 
@@ -73,9 +76,12 @@ class _LogMessage:
 class LogCollector(SimpleWorker[Incoming]):
     name = NAME
 
-    def __init__(self, layout: Layout, writer: LogWriter | None = None) -> None:
+    def __init__(self, layout: Layout, gap_wait_seconds: float, writer: LogWriter | None = None) -> None:
+        """A result that finds lines parked behind a gap waits `gap_wait_seconds` for the
+        lines before them (back from a retry, say); 0: it never waits."""
         self.layout = layout
         self.writer = writer or LogWriter()
+        self.gap_wait_seconds = gap_wait_seconds
 
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> Incoming:
         return Incoming(routing_key, messages.decode(_LogMessage(), body))
@@ -83,28 +89,34 @@ class LogCollector(SimpleWorker[Incoming]):
     def handle(self, job: Incoming) -> list[Action]:
         return enact(POLICY, self.decide(job), quiet=ROUTINE)
 
+    def before_ack(self) -> None:
+        # An OSError here (a failing disk) sends the batch back to the broker unacked.
+        self.writer.sync()
+
     def decide(self, job: Incoming) -> Decision[Case]:
         try:
             files = self.layout.attempt(job.key, job.message.attempt_id)
         except InvalidPath as exc:
             return Decision(Case.BAD_PATH, reason=str(exc))
         try:
-            return Decision(self.store(files, job.message))
+            return self.store(files, job.message)
         except OSError as exc:
             name = errno.errorcode.get(exc.errno or 0, "error")
             return Decision(Case.STORAGE_UNAVAILABLE, reason=f"{name}: {exc.strerror or exc}")
 
-    def store(self, files: AttemptFiles, message: LogMessage) -> Case:
+    def store(self, files: AttemptFiles, message: LogMessage) -> Decision[Case]:
         if isinstance(message, BuildLogMsg):
             if not 1 <= message.line_number <= MAX_LINE_NUMBER:
-                return Case.BAD_LINE_NUMBER
+                return Decision(Case.BAD_LINE_NUMBER)
             self.writer.line(files, message.line_number, message.output)
-            return Case.LINE
+            return Decision(Case.LINE)
         if isinstance(message, BuildLogStart):
             self.writer.start(files, message.to_json())
-            return Case.STARTED
-        self.writer.result(files, message.to_json())
-        return Case.FINISHED
+            return Decision(Case.STARTED)
+        due = self.writer.result(files, message.to_json(), time.time(), self.gap_wait_seconds)
+        if due is not None:
+            return Decision(Case.LINES_MISSING, reason="lines before parked ones still missing", not_before=due)
+        return Decision(Case.FINISHED)
 
     def log_context(self, job: Incoming) -> Mapping[str, Any]:
         return {"log_key": job.key, "attempt_id": job.message.attempt_id, "system": job.message.system}

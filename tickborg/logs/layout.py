@@ -3,7 +3,7 @@
     {root}/{owner}/{rest}/{attempt_id}                 the log, plain text, line N at line N
     {root}/{owner}/{rest}/{attempt_id}.metadata.json   the BuildLogStart
     {root}/{owner}/{rest}/{attempt_id}.result.json     the BuildResult
-    {root}/{owner}/{rest}/.state/{attempt_id}/         the collector's own: lock, progress, early lines
+    {root}/{owner}/{rest}/.state/{attempt_id}/         the collector's own: progress, early lines (until the result)
 
 Attempt ids never start with a dot, so nothing hidden is ever an attempt.
 """

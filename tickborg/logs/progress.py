@@ -14,11 +14,15 @@ class Progress:
     # past `size` are a write cut short (a full disk) and are cut off.
     lines: int = 0
     size: int = 0
-    # Inclusive ranges written as empty lines when the build ended without
-    # them; a line that arrives late for one replaces its empty line.
+    # Inclusive ranges of lines not in their place: written as empty lines
+    # when the build ended without them, or skipped by a line after the result.
     holes: tuple[tuple[int, int], ...] = ()
-    # The build's result arrived: later lines go straight to their place.
+    # The build's result arrived: a line still missing goes to the end, marked.
     sealed: bool = False
+    # Lines so marked: the log has this many more lines than `lines`.
+    late: int = 0
+    # The result came while lines before parked ones were missing: when it is stored anyway.
+    result_due: float | None = None
 
     def is_hole(self, number: int) -> bool:
         return any(first <= number <= last for first, last in self.holes)
@@ -39,10 +43,20 @@ class Progress:
     def from_bytes(cls, data: bytes) -> Progress:
         value: dict[str, Any] = json.loads(data)
         holes = tuple((int(first), int(last)) for first, last in value["holes"])
-        return cls(int(value["lines"]), int(value["size"]), holes, bool(value["sealed"]))
+        # `late` and `result_due` are absent from the files of earlier versions.
+        due = value.get("result_due")
+        return cls(
+            int(value["lines"]), int(value["size"]), holes, bool(value["sealed"]), int(value.get("late", 0)),
+            None if due is None else float(due),
+        )
 
     @classmethod
-    def of_log(cls, log: bytes) -> Progress:
+    def of_log(cls, log: bytes, sealed: bool) -> Progress:
         """Rebuilt from the log alone: its complete lines (holes are not known any more)."""
         size = log.rfind(b"\n") + 1
-        return cls(log.count(b"\n", 0, size), size)
+        return cls(log.count(b"\n", 0, size), size, sealed=sealed)
+
+    @property
+    def finished(self) -> bool:
+        """Nothing left to record: the log alone says all there is (`of_log` gives this back)."""
+        return self.sealed and not self.holes and not self.late

@@ -75,6 +75,11 @@ class SimpleWorker(Generic[J]):
         """repo / pr / request_id of a job, bound to every log line while it runs."""
         return {}
 
+    def before_ack(self) -> None:
+        """Called on the connection's thread before acks of handled deliveries go out:
+        a worker that stores what it handles makes that durable here. Raising leaves
+        those deliveries to the broker, which hands them out again."""
+
 
 class NotifyWorker(Generic[J]):
     name: str = "worker"
@@ -89,6 +94,9 @@ class NotifyWorker(Generic[J]):
 
     def log_context(self, job: J) -> Mapping[str, Any]:
         return {}
+
+    def before_ack(self) -> None:
+        """As SimpleWorker.before_ack."""
 
 
 AnyWorker = SimpleWorker[Any] | NotifyWorker[Any]
