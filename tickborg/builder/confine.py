@@ -93,7 +93,7 @@ class Scope:
         for directory in self.cgroups:
             killer = directory / "cgroup.kill"
             if killer.exists():  # cgroup v2, Linux 5.14 and later: the kernel kills them all at once
-                _write(killer, "1")
+                killer.write_text("1")
             for _ in range(KILL_ROUNDS):  # v1: a process may fork while its siblings are killed
                 pids = _members(directory)
                 if not pids:
@@ -150,13 +150,13 @@ def _cgroup_v2(limits: BuildLimits, root: Path, own: dict[str, str]) -> Confinem
     base = root / own[""].lstrip("/")
     if base.name == BUILDER_LEAF:
         base = base.parent  # a builder started again in the same delegated cgroup
-    if not {"memory", "pids"} <= set(_read(base / "cgroup.controllers").split()):
-        return None
     try:
+        if not {"memory", "pids"} <= set((base / "cgroup.controllers").read_text().split()):
+            return None
         leaf = base / BUILDER_LEAF
         leaf.mkdir(exist_ok=True)
-        _write(leaf / "cgroup.procs", str(os.getpid()))
-        _write(base / "cgroup.subtree_control", "+memory +pids")
+        (leaf / "cgroup.procs").write_text(str(os.getpid()))
+        (base / "cgroup.subtree_control").write_text("+memory +pids")
     except OSError:
         return None  # not delegated to us
     return Confinement("cgroup v2", limits, (base,))
@@ -180,21 +180,21 @@ def _cgroup_v1(limits: BuildLimits, root: Path, own: dict[str, str]) -> Confinem
 
 def _write_limits(directory: Path, kind: str, limits: BuildLimits) -> None:
     if kind == "cgroup v2":
-        _write(directory / "memory.max", str(limits.memory_bytes))
+        (directory / "memory.max").write_text(str(limits.memory_bytes))
         if (directory / "memory.swap.max").exists():
-            _write(directory / "memory.swap.max", "0")  # swap would stretch the memory limit
-        _write(directory / "pids.max", str(limits.processes))
+            (directory / "memory.swap.max").write_text("0")  # swap would stretch the memory limit
+        (directory / "pids.max").write_text(str(limits.processes))
     elif (directory / "pids.max").exists():
-        _write(directory / "pids.max", str(limits.processes))
+        (directory / "pids.max").write_text(str(limits.processes))
     else:
-        _write(directory / "memory.limit_in_bytes", str(limits.memory_bytes))
+        (directory / "memory.limit_in_bytes").write_text(str(limits.memory_bytes))
         if (directory / "memory.memsw.limit_in_bytes").exists():  # swap accounting on: memory plus swap
-            _write(directory / "memory.memsw.limit_in_bytes", str(limits.memory_bytes))
+            (directory / "memory.memsw.limit_in_bytes").write_text(str(limits.memory_bytes))
 
 
 def _members(directory: Path) -> list[int]:
     try:
-        return [int(pid) for pid in _read(directory / "cgroup.procs").split()]
+        return [int(pid) for pid in (directory / "cgroup.procs").read_text().split()]
     except FileNotFoundError:
         return []
 
@@ -216,7 +216,7 @@ def _remove(directory: Path) -> None:
 def _count(path: Path, name: str) -> int:
     """A counter of a flat keyed cgroup file (`name value` lines); 0 when absent."""
     try:
-        text = _read(path)
+        text = path.read_text()
     except FileNotFoundError:
         return 0
     for line in text.splitlines():
@@ -224,11 +224,3 @@ def _count(path: Path, name: str) -> int:
         if key == name:
             return int(value)
     return 0
-
-
-def _read(path: Path) -> str:
-    return path.read_text()
-
-
-def _write(path: Path, text: str) -> None:
-    path.write_text(text)
