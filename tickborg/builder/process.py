@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import attrs
 
@@ -133,9 +134,8 @@ def run(
     return Outcome(ending, process.returncode, reached)
 
 
-def _read(output: object, lines: _Lines, watchdog: _Watchdog, signals: _Signals) -> None:
+def _read(output: BinaryIO, lines: _Lines, watchdog: _Watchdog, signals: _Signals) -> None:
     """Pass on the spool's lines until the phase is over: exited and read, or ended and dead."""
-    read = output.read  # type: ignore[attr-defined]
     left_behind_killed = False
     while True:
         exited = signals.leader_exited()
@@ -146,7 +146,7 @@ def _read(output: object, lines: _Lines, watchdog: _Watchdog, signals: _Signals)
             if exited or lines.full:
                 return
             lines.wind_up()
-        chunk = read(lines.room(READ_BYTES))
+        chunk = output.read(lines.room(READ_BYTES))
         if chunk:
             lines.feed(chunk)
             if lines.full:
