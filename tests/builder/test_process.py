@@ -113,17 +113,21 @@ def stop_after(seconds: float) -> threading.Event:
     return stop
 
 
+# Room for the 5,000,000 lines (39 MB) of `seq 5000000`.
+ROOMY = attrs.evolve(DEFAULTS, log_lines=10_000_000)
+
+
 def test_a_cancel_during_the_read_out_ends_it_promptly(tmp_path: Path) -> None:
-    # The command writes its lines (tens of MB) and exits long before they are all read.
+    # The command writes its lines and exits long before they are all read.
     started = time.monotonic()
-    outcome, lines = sh("seq 5000000", tmp_path, stop=stop_after(0.5), sandbox="bubblewrap")
+    outcome, lines = sh("seq 5000000", tmp_path, stop=stop_after(0.5), sandbox="bubblewrap", limits=ROOMY)
     assert outcome.ending is Ending.STOPPED and not outcome.succeeded
     assert time.monotonic() - started < 5  # not the whole read-out
     assert len(lines) < 5_000_000
 
 
 def test_the_deadline_during_the_read_out_ends_it(tmp_path: Path) -> None:
-    outcome, lines = sh("seq 5000000", tmp_path, timeout=0.5)
+    outcome, lines = sh("seq 5000000", tmp_path, timeout=0.5, limits=ROOMY)
     assert outcome.ending is Ending.TIMED_OUT
     assert len(lines) < 5_000_000
 
