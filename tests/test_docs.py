@@ -159,7 +159,7 @@ def _path(key: str) -> list[str | int]:
 def _set(data: dict[str, Any], key: str, value: Any) -> None:
     *parents, last = _path(key)
     for step in parents:
-        data = data[step]
+        data = data[step] if isinstance(step, int) else data.setdefault(step, {})  # a sub-section, e.g. builder.limits
     data[last] = value
 
 

@@ -27,6 +27,9 @@ SYSTEMS = (
 )
 BUILD_SYSTEMS = ("cmake", "meson", "autotools", "make", "cargo", "gradle", "custom")
 SANDBOXES = ("bubblewrap", "none")
+# How build limits are enforced: "auto" takes a cgroup where the host gives one, else rlimits.
+ENFORCEMENTS = ("auto", "cgroup", "rlimit")
+MIB = 1024 * 1024
 
 T = TypeVar("T")
 
@@ -174,6 +177,18 @@ class CheckoutConfig:
 
 
 @attrs.frozen
+class BuildLimits:
+    """What one build phase may use; the log limits count a project's build, all its phases."""
+
+    memory_bytes: int = 4096 * MIB
+    processes: int = 1024
+    tmp_bytes: int = 1024 * MIB  # each of /tmp and /dev/shm
+    log_bytes: int = 64 * MIB
+    log_lines: int = 1_000_000
+    enforcement: str = "auto"
+
+
+@attrs.frozen
 class BuilderConfig:
     systems: tuple[str, ...]
     build_timeout_seconds: int = 1500
@@ -184,6 +199,7 @@ class BuilderConfig:
     sandbox: str = "bubblewrap"
     # Also send each build's BuildLogStart to `statusreport`, so its check run shows "in progress".
     announce_start: bool = True
+    limits: BuildLimits = BuildLimits()
 
     def timeout_of(self, project: Project) -> int:
         return project.timeout_seconds or self.build_timeout_seconds
@@ -526,6 +542,25 @@ def _parse_builder(s: _Section) -> BuilderConfig:
         kill_grace_seconds=s.int("kill_grace_seconds", d.kill_grace_seconds, minimum=0),
         sandbox=sandbox,
         announce_start=s.bool("announce_start", d.announce_start),
+        limits=_optional(s, "limits", _parse_limits) or d.limits,
+    )
+
+
+def _parse_limits(s: _Section) -> BuildLimits:
+    d = BuildLimits()
+    enforcement = s.str("enforcement", d.enforcement)
+    if enforcement not in ENFORCEMENTS:
+        raise ConfigError(
+            s.key("enforcement"), f"unknown enforcement {json.dumps(enforcement)} (known: {', '.join(ENFORCEMENTS)})"
+        )
+    return BuildLimits(
+        # Below a few MiB not even a shell starts: a typo (MiB for bytes), not a limit.
+        memory_bytes=s.int("memory_bytes", d.memory_bytes, minimum=16 * MIB),
+        processes=s.int("processes", d.processes, minimum=8),
+        tmp_bytes=s.int("tmp_bytes", d.tmp_bytes, minimum=MIB),
+        log_bytes=s.int("log_bytes", d.log_bytes, minimum=1),
+        log_lines=s.int("log_lines", d.log_lines, minimum=1),
+        enforcement=enforcement,
     )
 
 

@@ -46,6 +46,11 @@ UNKNOWN_MAX_LENGTH = 10_000
 PEEKS_WITHOUT_LIMIT = 2**31 - 1  # the largest delivery limit RabbitMQ 3.10 and 4 both take
 UNKNOWN_TTL_MS = 7 * 24 * 3600 * 1000
 BUILD_LOGS_MAX_LENGTH = 5_000_000
+# A flood of dead letters (a build's log past build-logs' length) must not fill
+# the broker's disk: a disk alarm blocks every publisher. Past either bound the
+# oldest letters go.
+DEAD_MAX_LENGTH = 100_000
+DEAD_MAX_BYTES = 256 * 1024 * 1024
 
 
 def build_queue(system: str) -> str:
@@ -138,7 +143,8 @@ def failure_paths(work_queues: Iterable[Queue], legacy: bool = False) -> Topolog
     # Listing dead letters peeks at them, which counts as a delivery: RabbitMQ 4
     # would drop a dead letter after its default limit of 20.
     unlimited = {} if legacy else {"x-delivery-limit": PEEKS_WITHOUT_LIMIT}
-    dead = [side_queue(dead_queue(name), legacy, **unlimited) for name in names]
+    bounded = {"x-max-length": DEAD_MAX_LENGTH, "x-max-length-bytes": DEAD_MAX_BYTES}
+    dead = [side_queue(dead_queue(name), legacy, **unlimited, **bounded) for name in names]
     # A quorum delay queue dead-letters at least once (it keeps each message
     # until the work queue confirms it), which needs reject-publish overflow.
     safely = {} if legacy else {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}

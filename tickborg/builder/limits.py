@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tickborg.builder.confine import Confinement, LimitsUnavailable, confinement
 from tickborg.config import BuilderConfig, Config, ConfigError
 
 
@@ -25,3 +26,12 @@ def check_timeouts(config: Config) -> None:
                 f" builder.broker_consumer_timeout_seconds ({limit} s): the broker would cut the build off"
                 " and redeliver it forever (raise the broker's consumer_timeout and that key, or lower the timeout)",
             )
+
+
+def build_confinement(config: Config) -> Confinement:
+    """How this host limits builds; ConfigError when `builder.limits.enforcement` asks for what it lacks."""
+    builder: BuilderConfig = config.require("builder")
+    try:
+        return confinement(builder.limits)
+    except LimitsUnavailable as exc:
+        raise ConfigError("builder.limits.enforcement", str(exc)) from None

@@ -6,7 +6,14 @@ directories read-only, its job's working checkout read-write at the same path
 nothing else of the host: not the builder's config or secrets, not the checkout
 root's cache or other checkouts. It has no network (an empty network
 namespace), its own PID namespace and session, a clean environment, and dies
-with the builder.
+with the builder. Its /tmp and /dev/shm are tmpfs of at most `tmp_bytes` each;
+the rest of /dev is read-only.
+
+The namespace's init is INIT, a few lines of shell of ours: it runs the
+phase's command and passes SIGTERM on to every process in the namespace, so a
+stopped build gets its grace (bwrap's own init would ignore the signal, and
+bwrap itself dies of it at once, taking the namespace down with SIGKILL).
+When the command exits, so does INIT, and the kernel kills what is left.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import attrs
+
+from tickborg.builder.process import Command
+from tickborg.config import BuildLimits
 
 BWRAP = "bwrap"
 PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -38,27 +48,38 @@ ETC_FILES = (
 )
 
 
+# pid 1 of the sandbox: SIGTERM to all in the namespace (`kill -1` spares the init itself),
+# waiting on until the command has really ended, then its exit status.
+INIT = (
+    "trap 'kill -TERM -1 2>/dev/null' TERM; \"$@\" & child=$!; wait $child; status=$?;"
+    " while kill -0 $child 2>/dev/null; do wait $child; status=$?; done; exit $status"
+)
+
+
 class SandboxUnavailable(Exception):
     """bubblewrap is missing or cannot create its namespaces on this host."""
 
 
-def bubblewrap_argv(workdir: Path, cwd: Path, argv: Sequence[str]) -> list[str]:
+def bubblewrap_argv(workdir: Path, cwd: Path, argv: Sequence[str], tmp_bytes: int) -> list[str]:
     """The bwrap command line that runs `argv` in `cwd` (inside `workdir`) in the sandbox."""
     command = [
         BWRAP,
         "--unshare-all",  # network, PID, IPC, UTS, cgroup (and user, where allowed) namespaces
         "--die-with-parent",
         "--new-session",
+        "--as-pid-1",  # INIT is pid 1, not bwrap's own
         "--clearenv",
     ]
     for name, value in ENVIRONMENT.items():
         command += ["--setenv", name, value]
     for directory in (*SYSTEM_DIRS, *ETC_FILES):
         command += ["--ro-bind-try", directory, directory]
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    command += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/dev/shm"]
+    # bwrap's /dev is a tmpfs of no set size: read-only, or it would hold what /dev/shm may not.
+    command += ["--remount-ro", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     # After the /tmp tmpfs, so a checkout below /tmp is mounted over it, not hidden by it.
-    command += ["--bind", str(workdir), str(workdir), "--chdir", str(cwd), "--", *argv]
-    return command
+    command += ["--bind", str(workdir), str(workdir), "--chdir", str(cwd)]
+    return [*command, "--", "/bin/sh", "-c", INIT, "tickborg-init", *argv]
 
 
 @attrs.frozen
@@ -66,11 +87,12 @@ class Sandbox:
     """How phases run: `bubblewrap` (the default) or `none` (development only)."""
 
     kind: str
+    tmp_bytes: int = BuildLimits().tmp_bytes
 
-    def command(self, workdir: Path, cwd: Path, argv: Sequence[str]) -> list[str]:
+    def command(self, workdir: Path, cwd: Path, argv: Sequence[str]) -> Command:
         if self.kind == "none":
-            return list(argv)
-        return bubblewrap_argv(workdir, cwd, argv)
+            return Command(tuple(argv))
+        return Command(tuple(bubblewrap_argv(workdir, cwd, argv, self.tmp_bytes)), contained=True)
 
     def check(self, scratch: Path) -> None:
         """Raise SandboxUnavailable unless a sandboxed command runs on this host."""
@@ -81,7 +103,7 @@ class Sandbox:
         scratch.mkdir(parents=True, exist_ok=True)
         try:
             done = subprocess.run(
-                self.command(scratch, scratch, ["true"]), env=dict(ENVIRONMENT), capture_output=True, timeout=60, check=False
+                self.command(scratch, scratch, ["true"]).argv, env=dict(ENVIRONMENT), capture_output=True, timeout=60, check=False
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SandboxUnavailable(f"{BWRAP} did not run: {exc}") from None

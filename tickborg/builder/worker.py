@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from tickborg.builder import process
+from tickborg.builder.confine import Confinement, confinement
 from tickborg.builder.logstream import LogRefused, LogStream, Submitting
 from tickborg.builder.phases import phases
 from tickborg.builder.policy import POLICY, Case
@@ -104,13 +105,21 @@ class Builder(NotifyWorker[Assignment]):
     name = "builder"
 
     def __init__(
-        self, config: Config, publisher: Submitting, checkouts: Checkouts, jobs: int | None = None, events: Emit = discard
+        self,
+        config: Config,
+        publisher: Submitting,
+        checkouts: Checkouts,
+        jobs: int | None = None,
+        events: Emit = discard,
+        confined: Confinement | None = None,
     ) -> None:
         self.config = config
         self.settings: BuilderConfig = config.require("builder")
         self.publisher = publisher
         self.checkouts = checkouts
-        self.sandbox = Sandbox(self.settings.sandbox)
+        self.sandbox = Sandbox(self.settings.sandbox, self.settings.limits.tmp_bytes)
+        # How phases are limited: chosen once, at start (`tickborg builder` logs which).
+        self.confinement = confined or confinement(self.settings.limits)
         self.jobs = jobs or os.cpu_count() or 1
         self.events = events
 
@@ -207,12 +216,17 @@ class Builder(NotifyWorker[Assignment]):
         job_deadline = job_started + self.settings.broker_consumer_timeout_seconds - self.settings.kill_grace_seconds
         deadline = min(time.monotonic() + timeout, job_deadline)
         directory = checkout / project.path
+        limits = self.settings.limits
+        budget = process.LogBudget(limits.log_lines, limits.log_bytes)
         for phase in phases(project, directory, self.jobs):
             stream.line(f"=== {project.name}: {phase.name}: {shlex.join(phase.argv)}")
             outcome = process.run(
                 self.sandbox.command(checkout, directory, phase.argv), directory, ENVIRONMENT,
-                stream.lines, deadline, stop, self.settings.kill_grace_seconds,
+                stream.lines, deadline, stop, self.settings.kill_grace_seconds, self.confinement, budget,
             )
+            if outcome.ending is process.Ending.LOG_LIMIT:
+                stream.line(f"=== {project.name}: {phase.name} stopped: {outcome.reached[0]} reached")
+                return BuildStatus.FAILURE
             if outcome.ending is process.Ending.TIMED_OUT:
                 why = f"after {timeout} s" if deadline < job_deadline else "at the job's limit (builder.broker_consumer_timeout_seconds)"
                 stream.line(f"=== {project.name}: {phase.name} timed out {why}")
@@ -264,6 +278,5 @@ def _prepare(workdir: Workdir, job: BuildJob) -> None:
 def _describe(outcome: process.Outcome) -> str:
     if outcome.returncode is None:
         return "could not start"
-    if outcome.returncode < 0:
-        return f"killed by signal {-outcome.returncode}"
-    return f"exit status {outcome.returncode}"
+    how = f"killed by signal {-outcome.returncode}" if outcome.returncode < 0 else f"exit status {outcome.returncode}"
+    return "; ".join([how, *(f"{limit} reached" for limit in outcome.reached)])
