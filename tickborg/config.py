@@ -167,6 +167,13 @@ class WebhookReceiverConfig:
 
 
 @attrs.frozen
+class CommentFilterConfig:
+    # Distinct commands of one comment acted on; the rest is ignored (logged),
+    # so one comment from anyone cannot ask for an unbounded amount of work.
+    max_commands: int = 20
+
+
+@attrs.frozen
 class CheckoutConfig:
     root: Path
     # A git command (clone, fetch, merge) running longer is killed; a retryable failure.
@@ -212,6 +219,7 @@ class Config:
     push_branches: tuple[str, ...]
     default_push_projects: tuple[str, ...]
     github_webhook_receiver: WebhookReceiverConfig | None
+    github_comment_filter: CommentFilterConfig
     checkout: CheckoutConfig | None
     builder: BuilderConfig | None
     log_storage: LogStorageConfig | None
@@ -506,6 +514,11 @@ def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
     )
 
 
+def _parse_comment_filter(s: _Section) -> CommentFilterConfig:
+    default = attrs.fields(CommentFilterConfig).max_commands.default
+    return CommentFilterConfig(max_commands=s.int("max_commands", default, minimum=1))
+
+
 def _parse_builder(s: _Section) -> BuilderConfig:
     d = BuilderConfig(systems=())
     sandbox = s.str("sandbox", d.sandbox)
@@ -562,6 +575,7 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
             "github_webhook_receiver",
             _parse_webhook_receiver,
         ),
+        github_comment_filter=_optional(top, "github_comment_filter", _parse_comment_filter) or CommentFilterConfig(),
         checkout=_optional(top, "checkout", _parse_checkout),
         builder=_optional(top, "builder", _parse_builder),
         log_storage=_optional(top, "log_storage", lambda s: LogStorageConfig(Path(s.str("path", _REQUIRED)))),
