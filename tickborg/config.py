@@ -143,20 +143,27 @@ class Project:
 
 
 @attrs.frozen
-class WebhookReceiverConfig:
+class ServerConfig:
+    """An HTTP server of tickborg's: where it listens, and how long and how
+    many clients it serves (`tickborg.httpserver`)."""
+
     listen: ListenAddress
-    webhook_secret: Secret
-    # How long a request waits for the broker's confirm before answering 503;
-    # GitHub gives up on a delivery after 10 s.
-    confirm_timeout_seconds: float = 5.0
-    # How long a client may be silent while sending its request, or idle
-    # between requests on a kept-alive connection.
+    # How long a client may be silent while sending its request, idle
+    # between requests on a kept-alive connection, or not reading its answer.
     socket_timeout_seconds: float = 10.0
-    # How long a request (headers and body) may take to arrive in all, so a
-    # client trickling bytes cannot hold a connection for long.
+    # How long a request (line, headers and body) may take to arrive in all,
+    # so a client trickling bytes cannot hold a connection for long.
     request_deadline_seconds: float = 10.0
     # Connections served at once (a thread each); more are answered 503.
     max_connections: int = 128
+
+
+@attrs.frozen
+class WebhookReceiverConfig(ServerConfig):
+    webhook_secret: Secret = attrs.field(kw_only=True)
+    # How long a request waits for the broker's confirm before answering 503;
+    # GitHub gives up on a delivery after 10 s.
+    confirm_timeout_seconds: float = 5.0
     # Bytes of request bodies held before their signature is checked, across
     # all connections; a body that does not fit is answered 503 (larger than
     # the whole budget: 413). Four of GitHub's largest (25 MiB) payloads.
@@ -202,11 +209,6 @@ class LogStorageConfig:
 
 
 @attrs.frozen
-class ListenConfig:
-    listen: ListenAddress
-
-
-@attrs.frozen
 class Config:
     identity: str
     rabbitmq: RabbitMQConfig
@@ -223,9 +225,9 @@ class Config:
     checkout: CheckoutConfig | None
     builder: BuilderConfig | None
     log_storage: LogStorageConfig | None
-    logapi: ListenConfig | None
+    logapi: ServerConfig | None
     log_viewer_url: str | None
-    stats: ListenConfig | None
+    stats: ServerConfig | None
     source: Path | None = None
 
     def require(self, section: str) -> Any:
@@ -498,17 +500,25 @@ def _parse_checkout(s: _Section) -> CheckoutConfig:
     )
 
 
-def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
-    d = attrs.fields(WebhookReceiverConfig)
-    return WebhookReceiverConfig(
+def _parse_server(s: _Section) -> dict[str, Any]:
+    """The keys every HTTP server's section has, as `ServerConfig` arguments."""
+    d = attrs.fields(ServerConfig)
+    return dict(
         listen=s.listen("listen"),
-        webhook_secret=s.secret("webhook_secret_file"),
-        confirm_timeout_seconds=s.number("confirm_timeout_seconds", d.confirm_timeout_seconds.default, positive=True),
         socket_timeout_seconds=s.number("socket_timeout_seconds", d.socket_timeout_seconds.default, positive=True),
         request_deadline_seconds=s.number(
             "request_deadline_seconds", d.request_deadline_seconds.default, positive=True
         ),
         max_connections=s.int("max_connections", d.max_connections.default, minimum=1),
+    )
+
+
+def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
+    d = attrs.fields(WebhookReceiverConfig)
+    return WebhookReceiverConfig(
+        **_parse_server(s),
+        webhook_secret=s.secret("webhook_secret_file"),
+        confirm_timeout_seconds=s.number("confirm_timeout_seconds", d.confirm_timeout_seconds.default, positive=True),
         max_unverified_body_bytes=s.int("max_unverified_body_bytes", d.max_unverified_body_bytes.default, minimum=1),
         max_unconfirmed_publishes=s.int("max_unconfirmed_publishes", d.max_unconfirmed_publishes.default, minimum=1),
     )
@@ -579,9 +589,9 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         checkout=_optional(top, "checkout", _parse_checkout),
         builder=_optional(top, "builder", _parse_builder),
         log_storage=_optional(top, "log_storage", lambda s: LogStorageConfig(Path(s.str("path", _REQUIRED)))),
-        logapi=_optional(top, "logapi", lambda s: ListenConfig(s.listen("listen"))),
+        logapi=_optional(top, "logapi", lambda s: ServerConfig(**_parse_server(s))),
         log_viewer_url=top.str("log_viewer_url", None),
-        stats=_optional(top, "stats", lambda s: ListenConfig(s.listen("listen"))),
+        stats=_optional(top, "stats", lambda s: ServerConfig(**_parse_server(s))),
         source=source,
     )
 
