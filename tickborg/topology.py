@@ -46,6 +46,17 @@ UNKNOWN_MAX_LENGTH = 10_000
 PEEKS_WITHOUT_LIMIT = 2**31 - 1  # the largest delivery limit RabbitMQ 3.10 and 4 both take
 UNKNOWN_TTL_MS = 7 * 24 * 3600 * 1000
 BUILD_LOGS_MAX_LENGTH = 5_000_000
+# The GitHub events the fleet consumes, and the queue each goes to (bound
+# `{event}.#` on github-events); any other event matches no binding.
+EVENT_QUEUES: tuple[tuple[str, str], ...] = (
+    ("pull_request", EVALUATION_INPUTS),
+    ("issue_comment", COMMENT_INPUTS),
+    ("push", PUSH_INPUTS),
+    # "Re-run" pressed on one of our check runs, or "Re-run all checks" on the suite.
+    ("check_run", RERUN_INPUTS),
+    ("check_suite", RERUN_INPUTS),
+    ("unknown", UNKNOWN_EVENTS),  # no X-GitHub-Event header
+)
 
 
 def build_queue(system: str) -> str:
@@ -176,13 +187,7 @@ def build_topology(config: Config) -> Topology:
     )
     failures = failure_paths(work_queues, legacy)
     bindings = (
-        Binding(GITHUB_EVENTS, EVALUATION_INPUTS, "pull_request.#"),
-        Binding(GITHUB_EVENTS, COMMENT_INPUTS, "issue_comment.#"),
-        Binding(GITHUB_EVENTS, PUSH_INPUTS, "push.#"),
-        # "Re-run" pressed on one of our check runs, or "Re-run all checks" on the suite.
-        Binding(GITHUB_EVENTS, RERUN_INPUTS, "check_run.#"),
-        Binding(GITHUB_EVENTS, RERUN_INPUTS, "check_suite.#"),
-        Binding(GITHUB_EVENTS, UNKNOWN_EVENTS, "unknown.#"),
+        *(Binding(GITHUB_EVENTS, queue, f"{event}.#") for event, queue in EVENT_QUEUES),
         *(Binding(BUILD_JOBS, build_queue(s)) for s in systems),
         Binding(BUILD_RESULTS, BUILD_RESULTS_QUEUE),
         Binding(LOGS, BUILD_LOGS, "#"),
