@@ -108,11 +108,6 @@ class Request:
     # Commands beyond the cap, not looked at.
     ignored: int = 0
 
-    @property
-    def builds(self) -> bool:
-        """Whether any build or test was asked for, of known projects or not."""
-        return bool(self.projects or self.unknown)
-
 
 def request(commands: Sequence[Command], registry: Collection[str], max_commands: int) -> Request:
     """The first `max_commands` commands taken together; a name is known only by exact match."""

@@ -99,7 +99,8 @@ def triage(event: IssueCommentEvent, config: Config) -> Decision[Case] | Request
     if asked.ignored:
         log.warning("commands beyond the cap ignored", ignored=asked.ignored, max_commands=limit)
     if asked.unknown:
-        log.warning("unknown projects dropped", unknown_projects=list(asked.unknown[:LOGGED_UNKNOWN]), count=len(asked.unknown))
+        shown = list(asked.unknown[:LOGGED_UNKNOWN])
+        log.warning("unknown projects dropped", unknown_projects=shown, count=len(asked.unknown))
     if not (asked.projects or asked.evaluate):
         return Decision(Case.NO_KNOWN_PROJECTS, reason=f"{len(asked.unknown)} unknown projects")
     return asked
@@ -131,9 +132,8 @@ def plan(asked: Request, event: IssueCommentEvent, pr: PullRequest, config: Conf
     if asked.projects:
         systems = config.systems_for(event.comment_user_login)
         job = BuildJob.for_pr(repo, target, asked.projects)
-        planned.append(
-            Decision(Case.BUILD, schedule_build(job, systems), f"build {', '.join(asked.projects)} on {', '.join(systems)}")
-        )
+        reason = f"build {', '.join(asked.projects)} on {', '.join(systems)}"
+        planned.append(Decision(Case.BUILD, schedule_build(job, systems), reason))
     if asked.evaluate:
         planned.append(Decision(Case.EVAL, (evaluate(EvaluationJob(repo, target)),), "eval"))
     return tuple(planned)
