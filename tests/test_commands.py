@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tickborg.commands import Build, Eval, parse, split_known
+from tickborg.commands import Build, Eval, Request, parse, request, split_known
 
 
 def test_single_build() -> None:
@@ -148,3 +148,28 @@ def test_parse_then_split() -> None:
     (build,) = parse("@tickbot build libfoo $(reboot) app")
     assert isinstance(build, Build)
     assert split_known(build.projects, frozenset({"libfoo", "app"})) == (("libfoo", "app"), ("$(reboot)",))
+
+
+# --------------------------------------------------------------------------
+# A comment's commands taken together.
+
+REGISTRY = frozenset({"libfoo", "app"})
+
+
+def test_request_takes_every_build_and_test_together() -> None:
+    commands = parse("@tickbot build app nosuch\n@tickbot eval\n@tickbot test libfoo app\n@tickbot build other")
+    assert request(commands, REGISTRY, 20) == Request(("app", "libfoo"), evaluate=True, unknown=("nosuch", "other"))
+
+
+def test_request_names_each_project_once_however_often_it_is_asked_for() -> None:
+    comment = "\n".join(f"@tickbot build libfoo x{n}" for n in range(1, 5001))
+    commands = parse(comment)
+    assert len(commands) == 5000
+    asked = request(commands, REGISTRY, 5000)
+    assert asked.projects == ("libfoo",) and len(asked.unknown) == 5000 and asked.ignored == 0
+
+
+def test_request_ignores_commands_beyond_the_cap() -> None:
+    commands = parse("@tickbot build nosuch\n@tickbot build libfoo\n@tickbot eval\n@tickbot build app")
+    assert request(commands, REGISTRY, 2) == Request(("libfoo",), unknown=("nosuch",), ignored=2)
+    assert request(commands, REGISTRY, 1) == Request(unknown=("nosuch",), ignored=3)

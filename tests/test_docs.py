@@ -137,6 +137,7 @@ def minimal_config(tmp_path: Path) -> dict[str, Any]:
         "github_app": {"app_id": 1, "private_key_file": str(secret)},
         "projects": [{"name": "libfoo", "path": "libfoo", "build_system": "make"}],
         "github_webhook_receiver": {"listen": "127.0.0.1:9899", "webhook_secret_file": str(secret)},
+        "github_comment_filter": {},
         "checkout": {"root": str(tmp_path / "checkout")},
         "builder": {"systems": ["x86_64-linux"]},
         "log_storage": {"path": str(tmp_path / "logs")},

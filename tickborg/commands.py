@@ -13,6 +13,12 @@ Words before the first mention of a line are prose and ignored; words after a
 build/test verb are project names, exact and case-sensitive, which the caller
 checks against the project registry (`split_known`).
 
+A comment's commands are then taken together (`request`): every project named
+by a `build` or `test` among its first `max_commands` commands, unknown names
+dropped, each once. `test` runs the same build (a project's tests are part of
+its build), so `build X` and `test X` ask for one build of X, and one comment
+asks for at most one build of each project however often it names it.
+
 Lines quoted with `>` are skipped: replying to a comment quotes its commands,
 and a quote must not start the same builds again.
 
@@ -21,7 +27,7 @@ Not commands (ignored): an unknown verb, `build`/`test` without a project.
 
 from __future__ import annotations
 
-from typing import Collection, Iterable, Iterator, Union
+from typing import Collection, Iterable, Iterator, Sequence, Union
 
 import attrs
 
@@ -88,3 +94,24 @@ def split_known(names: Iterable[str], registry: Collection[str]) -> tuple[tuple[
     for name in names:
         (known if name in registry else unknown).append(name)
     return tuple(known), tuple(unknown)
+
+
+@attrs.frozen
+class Request:
+    """What a comment's commands ask for, taken together."""
+
+    # Known projects to build, each once, in the order first named.
+    projects: tuple[str, ...] = ()
+    evaluate: bool = False
+    # Names dropped for not being projects, each once.
+    unknown: tuple[str, ...] = ()
+    # Commands beyond the cap, not looked at.
+    ignored: int = 0
+
+
+def request(commands: Sequence[Command], registry: Collection[str], max_commands: int) -> Request:
+    """The first `max_commands` commands taken together; a name is known only by exact match."""
+    taken = commands[:max_commands]
+    named = dict.fromkeys(name for command in taken if isinstance(command, Build) for name in command.projects)
+    known, unknown = split_known(named, registry)
+    return Request(known, any(isinstance(command, Eval) for command in taken), unknown, len(commands) - len(taken))

@@ -146,20 +146,27 @@ class Project:
 
 
 @attrs.frozen
-class WebhookReceiverConfig:
+class ServerConfig:
+    """An HTTP server of tickborg's: where it listens, and how long and how
+    many clients it serves (`tickborg.httpserver`)."""
+
     listen: ListenAddress
-    webhook_secret: Secret
-    # How long a request waits for the broker's confirm before answering 503;
-    # GitHub gives up on a delivery after 10 s.
-    confirm_timeout_seconds: float = 5.0
-    # How long a client may be silent while sending its request, or idle
-    # between requests on a kept-alive connection.
+    # How long a client may be silent while sending its request, idle
+    # between requests on a kept-alive connection, or not reading its answer.
     socket_timeout_seconds: float = 10.0
-    # How long a request (headers and body) may take to arrive in all, so a
-    # client trickling bytes cannot hold a connection for long.
+    # How long a request (line, headers and body) may take to arrive in all,
+    # so a client trickling bytes cannot hold a connection for long.
     request_deadline_seconds: float = 10.0
     # Connections served at once (a thread each); more are answered 503.
     max_connections: int = 128
+
+
+@attrs.frozen
+class WebhookReceiverConfig(ServerConfig):
+    webhook_secret: Secret = attrs.field(kw_only=True)
+    # How long a request waits for the broker's confirm before answering 503;
+    # GitHub gives up on a delivery after 10 s.
+    confirm_timeout_seconds: float = 5.0
     # Bytes of request bodies held before their signature is checked, across
     # all connections; a body that does not fit is answered 503 (larger than
     # the whole budget: 413). Four of GitHub's largest (25 MiB) payloads.
@@ -167,6 +174,13 @@ class WebhookReceiverConfig:
     # Publishes the broker has not confirmed yet; beyond it requests are
     # answered 503 at once and /health is 503.
     max_unconfirmed_publishes: int = 256
+
+
+@attrs.frozen
+class CommentFilterConfig:
+    # Distinct commands of one comment acted on; the rest is ignored (logged),
+    # so one comment from anyone cannot ask for an unbounded amount of work.
+    max_commands: int = 20
 
 
 @attrs.frozen
@@ -216,11 +230,6 @@ DEFAULT_LOG_STORAGE = LogStorageConfig(Path("."))
 
 
 @attrs.frozen
-class ListenConfig:
-    listen: ListenAddress
-
-
-@attrs.frozen
 class Config:
     identity: str
     rabbitmq: RabbitMQConfig
@@ -233,12 +242,13 @@ class Config:
     push_branches: tuple[str, ...]
     default_push_projects: tuple[str, ...]
     github_webhook_receiver: WebhookReceiverConfig | None
+    github_comment_filter: CommentFilterConfig
     checkout: CheckoutConfig | None
     builder: BuilderConfig | None
     log_storage: LogStorageConfig | None
-    logapi: ListenConfig | None
+    logapi: ServerConfig | None
     log_viewer_url: str | None
-    stats: ListenConfig | None
+    stats: ServerConfig | None
     source: Path | None = None
 
     def require(self, section: str) -> Any:
@@ -511,20 +521,33 @@ def _parse_checkout(s: _Section) -> CheckoutConfig:
     )
 
 
-def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
-    d = attrs.fields(WebhookReceiverConfig)
-    return WebhookReceiverConfig(
+def _parse_server(s: _Section) -> dict[str, Any]:
+    """The keys every HTTP server's section has, as `ServerConfig` arguments."""
+    d = attrs.fields(ServerConfig)
+    return dict(
         listen=s.listen("listen"),
-        webhook_secret=s.secret("webhook_secret_file"),
-        confirm_timeout_seconds=s.number("confirm_timeout_seconds", d.confirm_timeout_seconds.default, positive=True),
         socket_timeout_seconds=s.number("socket_timeout_seconds", d.socket_timeout_seconds.default, positive=True),
         request_deadline_seconds=s.number(
             "request_deadline_seconds", d.request_deadline_seconds.default, positive=True
         ),
         max_connections=s.int("max_connections", d.max_connections.default, minimum=1),
+    )
+
+
+def _parse_webhook_receiver(s: _Section) -> WebhookReceiverConfig:
+    d = attrs.fields(WebhookReceiverConfig)
+    return WebhookReceiverConfig(
+        **_parse_server(s),
+        webhook_secret=s.secret("webhook_secret_file"),
+        confirm_timeout_seconds=s.number("confirm_timeout_seconds", d.confirm_timeout_seconds.default, positive=True),
         max_unverified_body_bytes=s.int("max_unverified_body_bytes", d.max_unverified_body_bytes.default, minimum=1),
         max_unconfirmed_publishes=s.int("max_unconfirmed_publishes", d.max_unconfirmed_publishes.default, minimum=1),
     )
+
+
+def _parse_comment_filter(s: _Section) -> CommentFilterConfig:
+    default = attrs.fields(CommentFilterConfig).max_commands.default
+    return CommentFilterConfig(max_commands=s.int("max_commands", default, minimum=1))
 
 
 def _parse_builder(s: _Section) -> BuilderConfig:
@@ -602,6 +625,7 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
             "github_webhook_receiver",
             _parse_webhook_receiver,
         ),
+        github_comment_filter=_optional(top, "github_comment_filter", _parse_comment_filter) or CommentFilterConfig(),
         checkout=_optional(top, "checkout", _parse_checkout),
         builder=_optional(top, "builder", _parse_builder),
         log_storage=_optional(
@@ -611,9 +635,9 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
                 Path(s.str("path", _REQUIRED)), s.number("gap_wait_seconds", DEFAULT_LOG_STORAGE.gap_wait_seconds)
             ),
         ),
-        logapi=_optional(top, "logapi", lambda s: ListenConfig(s.listen("listen"))),
+        logapi=_optional(top, "logapi", lambda s: ServerConfig(**_parse_server(s))),
         log_viewer_url=top.str("log_viewer_url", None),
-        stats=_optional(top, "stats", lambda s: ListenConfig(s.listen("listen"))),
+        stats=_optional(top, "stats", lambda s: ServerConfig(**_parse_server(s))),
         source=source,
     )
 

@@ -51,6 +51,17 @@ BUILD_LOGS_MAX_LENGTH = 5_000_000
 # oldest letters go.
 DEAD_MAX_LENGTH = 100_000
 DEAD_MAX_BYTES = 256 * 1024 * 1024
+# The GitHub events the fleet consumes, and the queue each goes to (bound
+# `{event}.#` on github-events); any other event matches no binding.
+EVENT_QUEUES: tuple[tuple[str, str], ...] = (
+    ("pull_request", EVALUATION_INPUTS),
+    ("issue_comment", COMMENT_INPUTS),
+    ("push", PUSH_INPUTS),
+    # "Re-run" pressed on one of our check runs, or "Re-run all checks" on the suite.
+    ("check_run", RERUN_INPUTS),
+    ("check_suite", RERUN_INPUTS),
+    ("unknown", UNKNOWN_EVENTS),  # no X-GitHub-Event header
+)
 
 
 def build_queue(system: str) -> str:
@@ -182,13 +193,7 @@ def build_topology(config: Config) -> Topology:
     )
     failures = failure_paths(work_queues, legacy)
     bindings = (
-        Binding(GITHUB_EVENTS, EVALUATION_INPUTS, "pull_request.#"),
-        Binding(GITHUB_EVENTS, COMMENT_INPUTS, "issue_comment.#"),
-        Binding(GITHUB_EVENTS, PUSH_INPUTS, "push.#"),
-        # "Re-run" pressed on one of our check runs, or "Re-run all checks" on the suite.
-        Binding(GITHUB_EVENTS, RERUN_INPUTS, "check_run.#"),
-        Binding(GITHUB_EVENTS, RERUN_INPUTS, "check_suite.#"),
-        Binding(GITHUB_EVENTS, UNKNOWN_EVENTS, "unknown.#"),
+        *(Binding(GITHUB_EVENTS, queue, f"{event}.#") for event, queue in EVENT_QUEUES),
         *(Binding(BUILD_JOBS, build_queue(s)) for s in systems),
         Binding(BUILD_RESULTS, BUILD_RESULTS_QUEUE),
         Binding(LOGS, BUILD_LOGS, "#"),

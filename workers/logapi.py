@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from tickborg.config import ListenConfig, LogStorageConfig
+from tickborg.config import LogStorageConfig, ServerConfig
 from tickborg.logs.layout import Layout
 from tickborg.logs.reader import LogReader
 from tickborg.logs.server import NAME, LogApiServer, serve_until_stopped
@@ -16,10 +16,10 @@ from tickborg.process import checked, start
 def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
-    settings: ListenConfig = config.require("logapi")
+    settings: ServerConfig = config.require("logapi")
     storage: LogStorageConfig = config.require("log_storage")
     try:
-        server = LogApiServer(settings.listen, LogReader(Layout(storage.path)))
+        server = LogApiServer(settings, LogReader(Layout(storage.path)))
     except OSError as exc:
         get_logger(NAME).error("cannot listen", address=str(settings.listen), error=exc.strerror or str(exc))
         return 1

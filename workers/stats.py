@@ -24,10 +24,11 @@ PREFETCH = 100
 def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
-    listen = config.require("stats").listen
+    settings = config.require("stats")
+    listen = settings.listen
     log = get_logger(NAME, identity=config.identity)
     metrics = Metrics()
-    server = MetricsServer(listen, metrics.registry)
+    server = MetricsServer(settings, metrics.registry)
     try:
         server.start()
     except OSError as exc:

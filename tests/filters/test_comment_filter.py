@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import attrs
 import pytest
+import structlog
 
 from filter_payloads import JSON, PR_NUMBER, REPO_JSON, body, comment
 from filter_support import delivery, published, verdict_of
@@ -80,7 +81,14 @@ EXAMPLES: dict[Case, tuple[bytes, PullRequest | CommitStatusError]] = {
 }
 
 # Cases the webhook settles alone: they must not cost a GitHub call.
-WITHOUT_LOOKUP = {Case.NOT_CREATED, Case.REPO_NOT_ELIGIBLE, Case.NOT_A_PULL_REQUEST, Case.NO_COMMAND, Case.OWN_COMMENT}
+WITHOUT_LOOKUP = {
+    Case.NOT_CREATED,
+    Case.REPO_NOT_ELIGIBLE,
+    Case.NOT_A_PULL_REQUEST,
+    Case.NO_COMMAND,
+    Case.OWN_COMMENT,
+    Case.NO_KNOWN_PROJECTS,
+}
 
 
 @pytest.fixture
@@ -178,26 +186,54 @@ def test_eval_publishes_an_evaluation_job(config: Config) -> None:
     ]
 
 
+def build_jobs(actions: list) -> list[dict[str, Any]]:
+    return [value for _, key, value in published(actions) if key.startswith("build-inputs")]
+
+
 def test_several_commands_in_one_comment_are_all_handled(config: Config) -> None:
     text = "Thanks!\n@tickbot build libfoo @tickbot eval\n\n@tickbot test app nosuch"
     actions, github = run(config, comment(text, login="bob"))
     keys = [(exchange, key) for exchange, key, _ in published(actions)]
-    assert keys == [
-        ("", "build-inputs-x86_64-linux"),
-        ("build-results", ""),
-        ("", "mass-rebuild-check-jobs"),
-        ("", "build-inputs-x86_64-linux"),
-        ("build-results", ""),
-    ]
-    first, second = (value["attrs"] for _, key, value in published(actions) if key.startswith("build-inputs"))
-    assert (first, second) == (["libfoo"], ["app"])
+    assert keys == [("", "build-inputs-x86_64-linux"), ("build-results", ""), ("", "mass-rebuild-check-jobs")]
+    assert [job["attrs"] for job in build_jobs(actions)] == [["libfoo", "app"]]
     assert actions[-1] == Ack() and len(github.calls) == 1
 
 
-def test_each_build_command_has_its_own_request_id(config: Config) -> None:
-    actions, _ = run(config, comment("@tickbot build libfoo\n@tickbot build app", login="bob"))
-    jobs = [value for _, key, value in published(actions) if key.startswith("build-inputs")]
-    assert len({job["request_id"] for job in jobs}) == 2
+def test_a_comments_builds_are_one_job(config: Config) -> None:
+    actions, _ = run(config, comment("@tickbot build libfoo\n@tickbot build app libfoo", login="bob"))
+    assert [job["attrs"] for job in build_jobs(actions)] == [["libfoo", "app"]]
+
+
+def test_build_and_test_of_a_project_are_one_job(config: Config) -> None:
+    actions, _ = run(config, comment("@tickbot build libfoo\n@tickbot test libfoo\n@tickbot test libfoo app"))
+    assert [job["attrs"] for job in build_jobs(actions)] == [["libfoo", "app"]] * len(BOTH)
+    assert len(published(actions)) == len(BOTH) + 1
+
+
+def test_a_command_repeated_thousands_of_times_gives_one_job_per_system(config: Config) -> None:
+    # 5,000 distinct commands (each with its own unknown name) naming one known project:
+    # one build of it on each system, and one QueuedBuildJobs.
+    text = "\n".join(f"@tickbot build libfoo x{n}" for n in range(1, 5001))
+    assert len(text) > 100_000
+    with structlog.testing.capture_logs() as logs:
+        actions, github = run(config, comment(text, login="alice"))
+    assert build_queues(actions) == [f"build-inputs-{s}" for s in BOTH]
+    assert [job["attrs"] for job in build_jobs(actions)] == [["libfoo"]] * len(BOTH)
+    assert len(published(actions)) == len(BOTH) + 1 and actions[-1] == Ack()
+    assert len(github.calls) == 1
+    (capped,) = [line for line in logs if line["event"] == "commands beyond the cap ignored"]
+    assert capped["ignored"] == 5000 - config.github_comment_filter.max_commands
+    (unknown,) = [line for line in logs if line["event"] == "unknown projects dropped"]
+    assert unknown["count"] == config.github_comment_filter.max_commands and len(unknown["unknown_projects"]) <= 10
+
+
+def test_commands_beyond_the_cap_are_ignored(make_config: Callable[..., Config]) -> None:
+    config = make_config(github_comment_filter={"max_commands": 2})
+    text = "@tickbot build libfoo\n@tickbot build libfoo\n@tickbot build nosuch\n@tickbot build app\n@tickbot eval"
+    actions, _ = run(config, comment(text, login="bob"))
+    # The repeated command counts once; `build app` and `eval` are the third and fourth.
+    assert [key for _, key, _ in published(actions)] == ["build-inputs-x86_64-linux", ""]
+    assert [job["attrs"] for job in build_jobs(actions)] == [["libfoo"]]
 
 
 def test_unknown_projects_are_dropped(config: Config) -> None:
@@ -211,9 +247,9 @@ def test_a_command_left_with_no_project_publishes_nothing_but_others_still_run(c
     assert actions[-1] == Ack()
 
 
-def test_only_unknown_projects_publish_nothing(config: Config) -> None:
-    actions, _ = run(config, comment("@tickbot build nosuch\n@tickbot test other"))
-    assert actions == [Ack()]
+def test_only_unknown_projects_publish_nothing_and_cost_no_lookup(config: Config) -> None:
+    actions, github = run(config, comment("@tickbot build nosuch\n@tickbot test other"))
+    assert actions == [Ack()] and github.calls == []
 
 
 # -- comments that run nothing ---------------------------------------------

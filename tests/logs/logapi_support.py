@@ -10,7 +10,7 @@ from typing import Iterator
 
 import attrs
 
-from tickborg.config import ListenAddress
+from tickborg.config import ListenAddress, ServerConfig
 from tickborg.logs.layout import Layout
 from tickborg.logs.reader import LogReader
 from tickborg.logs.server import LogApiServer
@@ -44,12 +44,11 @@ class Client:
 
 @contextmanager
 def logapi(root: Path) -> Iterator[Client]:
-    server = LogApiServer(ListenAddress("127.0.0.1", 0), LogReader(Layout(root)))
+    server = LogApiServer(ServerConfig(ListenAddress("127.0.0.1", 0)), LogReader(Layout(root)))
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield Client(server.server_address[1])
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
         thread.join(10)

@@ -48,12 +48,33 @@ def test_every_known_event_lands_in_its_metric() -> None:
     assert value(got, "tickborg_events_total", sender=SENDER, event="job-received") == 2
 
 
-def test_an_unknown_event_is_counted_by_name_only() -> None:
+def test_an_unknown_event_is_counted_as_other() -> None:
     metrics = Metrics()
     collector = StatsCollector(metrics)
     message = collector.decode("", "application/json", b'{"sender": "s", "events": [{"cache-hit": ["x", 1]}]}')
     assert collector.handle(message) == [Ack()]
-    assert value(_exposed(metrics), "tickborg_events_total", sender="s", event="cache-hit") == 1
+    assert value(_exposed(metrics), "tickborg_events_total", sender="s", event="other") == 1
+
+
+def _series(metrics: Metrics, name: str) -> int:
+    return sum(1 for sample, _ in _exposed(metrics) if sample == name)
+
+
+def test_a_thousand_unknown_names_make_a_bounded_number_of_series() -> None:
+    metrics = Metrics()
+    collector = StatsCollector(metrics)
+    collector.handle(EventMessage(SENDER, tuple(Event.of(f"new-event-{n}") for n in range(1000))))
+    webhooks = [*(f"event_{n}" for n in range(1000)), "pull_request", "ping", "unknown"]
+    collector.handle(EventMessage(SENDER, tuple(Event.of("webhook-received", name) for name in webhooks)))
+    got = _exposed(metrics)
+    # Known names keep their own label; every other name shares one.
+    assert _series(metrics, "tickborg_events_total") == 2  # other, webhook-received
+    assert value(got, "tickborg_events_total", sender=SENDER, event="other") == 1000
+    assert value(got, "tickborg_events_total", sender=SENDER, event="webhook-received") == 1003
+    assert _series(metrics, "tickborg_webhooks_received_total") == 4
+    assert value(got, "tickborg_webhooks_received_total", sender=SENDER, event="other") == 1000
+    for name in ("pull_request", "ping", "unknown"):
+        assert value(got, "tickborg_webhooks_received_total", sender=SENDER, event=name) == 1
 
 
 def test_the_process_reports_its_own_metrics() -> None:

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import pytest
 from support.paths import WEBHOOKS
 from support.rabbit import free_port
+from support.sockets import answer
 from webhook_helpers import SECRET, Client, receiver_section, running, wait_until
 
 from tickborg.config import Config, RabbitMQConfig
@@ -37,17 +38,6 @@ def head(length: int, body: bytes = BODY) -> bytes:
         f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\nX-GitHub-Event: pull_request\r\n"
         f"X-Hub-Signature-256: {sign(SECRET, body)}\r\n\r\n"
     ).encode()
-
-
-def answer(sock: socket.socket, timeout: float) -> bytes | None:
-    """What the server sends before `timeout`: b"" when it only closed, None when silent."""
-    sock.settimeout(timeout)
-    try:
-        return sock.recv(4096)
-    except ConnectionResetError:
-        return b""
-    except TimeoutError:
-        return None
 
 
 def test_connections_beyond_the_bound_get_503_at_once_and_threads_stay_bounded(

@@ -44,7 +44,7 @@ class Serving:
     def __init__(self, publisher: StandInPublisher, confirm_timeout: float) -> None:
         settings = WebhookReceiverConfig(
             ListenAddress("127.0.0.1", free_port()),
-            Secret(SECRET.decode(), "test"),
+            webhook_secret=Secret(SECRET.decode(), "test"),
             confirm_timeout_seconds=confirm_timeout,
             socket_timeout_seconds=30,
             request_deadline_seconds=30,

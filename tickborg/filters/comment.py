@@ -1,8 +1,13 @@
 """github-comment-filter: `@tickbot` commands on pull requests → jobs, with the ACL (SPEC §5).
 
-The webhook alone settles most comments. Only one holding a command from
-someone other than the bot costs a GitHub call: the PR's head sha, base ref and
-state come from the API, since the issue_comment payload does not carry them.
+The webhook alone settles most comments. Only one asking for something (an
+eval, or a build of a known project) from someone other than the bot costs a
+GitHub call: the PR's head sha, base ref and state come from the API, since the
+issue_comment payload does not carry them.
+
+A comment publishes at most one BuildJob per system, for every known project
+it names (`commands.request`), and at most one EvaluationJob: repeating a
+command, or naming a project many times, asks for nothing more.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from enum import Enum, auto
 from typing import Any, Mapping, Protocol
 
-from tickborg.commands import Command, Eval, parse, split_known
+from tickborg.commands import Request, parse, request
 from tickborg.config import Config
 from tickborg.filters.jobs import evaluate, schedule_build, wire_repo
 from tickborg.filters.payload import decode_payload
@@ -26,6 +31,8 @@ from tickborg.runtime.worker import SimpleWorker
 log = get_logger(__name__)
 
 BOT_SUFFIX = "[bot]"
+# Unknown names logged per comment: enough to see a typo, not a whole comment's worth.
+LOGGED_UNKNOWN = 10
 
 
 class Case(Enum):
@@ -74,8 +81,8 @@ def mention_for(bot_login: str) -> str:
     return bot_login.removesuffix(BOT_SUFFIX)
 
 
-def triage(event: IssueCommentEvent, config: Config) -> Decision[Case] | tuple[Command, ...]:
-    """The cases the webhook settles on its own; else the comment's commands."""
+def triage(event: IssueCommentEvent, config: Config) -> Decision[Case] | Request:
+    """The cases the webhook settles on its own; else what the comment asks for."""
     if event.action != "created":
         return Decision(Case.NOT_CREATED, reason=f"action {event.action}")
     if not config.repo_is_eligible(event.repository.full_name):
@@ -87,7 +94,16 @@ def triage(event: IssueCommentEvent, config: Config) -> Decision[Case] | tuple[C
         return Decision(Case.NO_COMMAND)
     if event.comment_user_login.casefold() == config.bot_login.casefold():
         return Decision(Case.OWN_COMMENT, reason=f"written by {event.comment_user_login}")
-    return commands
+    limit = config.github_comment_filter.max_commands
+    asked = request(commands, frozenset(p.name for p in config.projects), limit)
+    if asked.ignored:
+        log.warning("commands beyond the cap ignored", ignored=asked.ignored, max_commands=limit)
+    if asked.unknown:
+        shown = list(asked.unknown[:LOGGED_UNKNOWN])
+        log.warning("unknown projects dropped", unknown_projects=shown, count=len(asked.unknown))
+    if not (asked.projects or asked.evaluate):
+        return Decision(Case.NO_KNOWN_PROJECTS, reason=f"{len(asked.unknown)} unknown projects")
+    return asked
 
 
 def look_up(github: PullRequests, event: IssueCommentEvent) -> Decision[Case] | PullRequest:
@@ -108,32 +124,30 @@ def look_up(github: PullRequests, event: IssueCommentEvent) -> Decision[Case] | 
     return pr
 
 
-def plan(command: Command, event: IssueCommentEvent, pr: PullRequest, config: Config) -> Decision[Case]:
-    """What one command of the comment publishes."""
+def plan(asked: Request, event: IssueCommentEvent, pr: PullRequest, config: Config) -> tuple[Decision[Case], ...]:
+    """What the comment publishes: one build of its known projects, then one evaluation, as asked."""
     repo = wire_repo(event.repository)
     target = Pr(target_branch=pr.base_ref, number=event.issue_number, head_sha=pr.head_sha)
-    if isinstance(command, Eval):
-        return Decision(Case.EVAL, (evaluate(EvaluationJob(repo, target)),), "eval")
-    known, unknown = split_known(command.projects, [p.name for p in config.projects])
-    if unknown:
-        log.warning("unknown projects dropped", unknown_projects=list(unknown), count=len(unknown))
-    if not known:
-        return Decision(Case.NO_KNOWN_PROJECTS, reason=f"unknown projects {', '.join(unknown)}")
-    systems = config.systems_for(event.comment_user_login)
-    job = BuildJob.for_pr(repo, target, known)
-    verb = "test" if command.test else "build"
-    return Decision(Case.BUILD, schedule_build(job, systems), f"{verb} {', '.join(known)} on {', '.join(systems)}")
+    planned: list[Decision[Case]] = []
+    if asked.projects:
+        systems = config.systems_for(event.comment_user_login)
+        job = BuildJob.for_pr(repo, target, asked.projects)
+        reason = f"build {', '.join(asked.projects)} on {', '.join(systems)}"
+        planned.append(Decision(Case.BUILD, schedule_build(job, systems), reason))
+    if asked.evaluate:
+        planned.append(Decision(Case.EVAL, (evaluate(EvaluationJob(repo, target)),), "eval"))
+    return tuple(planned)
 
 
 def decisions(event: IssueCommentEvent, config: Config, github: PullRequests) -> tuple[Decision[Case], ...]:
-    """The table's rows in order: the webhook's cases, the lookup's, then one decision per command."""
+    """The table's rows in order: the webhook's cases, the lookup's, then what the comment publishes."""
     triaged = triage(event, config)
     if isinstance(triaged, Decision):
         return (triaged,)
     pr = look_up(github, event)
     if isinstance(pr, Decision):
         return (pr,)
-    return tuple(plan(command, event, pr, config) for command in triaged)
+    return plan(triaged, event, pr, config)
 
 
 class CommentFilter(SimpleWorker[IssueCommentEvent]):

@@ -1,24 +1,21 @@
-"""The logapi process's HTTP side: GET and HEAD only, a thread per connection (SPEC §10)."""
+"""The logapi process's HTTP side: GET and HEAD only, a thread per connection
+within the section's client limits (`tickborg.httpserver`) (SPEC §10)."""
 
 from __future__ import annotations
 
-import http.server
 import importlib.resources
 import signal
-import sys
 import threading
 from typing import Any
 
-from tickborg.config import ListenAddress
-from tickborg.listening import address_family
+from tickborg.config import ServerConfig
+from tickborg.httpserver import BoundedHandler, BoundedServer
 from tickborg.logs.api import COMMON_HEADERS, Response, answer
 from tickborg.logs.reader import LogReader
 from tickborg.logsetup import get_logger
 
 NAME = "logapi"
 ALLOWED = "GET, HEAD"
-# A client silent this long loses its connection (and its thread).
-IDLE_SECONDS = 60
 
 _log = get_logger(__name__)
 
@@ -27,29 +24,18 @@ def page() -> bytes:
     return importlib.resources.files("tickborg.logs.data").joinpath("logpage.html").read_bytes()
 
 
-class LogApiServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True  # a polling page's keep-alive connection must not hold up a stop
+class LogApiServer(BoundedServer):
+    daemon_threads = True  # a log still being sent must not hold up a stop
 
-    def __init__(self, listen: ListenAddress, reader: LogReader) -> None:
+    def __init__(self, settings: ServerConfig, reader: LogReader) -> None:
         """Bound and listening once built (OSError if the address is taken)."""
         self.reader = reader
         self.page = page()
-        self.address_family = address_family(listen)
-        super().__init__((listen.host, listen.port), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A page closed mid-download is routine; anything else is a bug worth its traceback.
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):
-            _log.info("client connection lost", client=client_address[0], error=str(error))
-        else:
-            _log.exception("request failed", client=client_address[0])
+        super().__init__(settings.listen, _Handler, settings)
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     server: LogApiServer
-    protocol_version = "HTTP/1.1"
-    timeout = IDLE_SECONDS
 
     def do_GET(self) -> None:
         self._respond(answer(self.server.reader, self.server.page, self.path), send_body=True)
@@ -109,8 +95,7 @@ def serve_until_stopped(server: LogApiServer) -> int:
     host, port = server.server_address[:2]
     _log.info("listening", address=f"{host}:{port}")
     stopping.wait()
-    server.shutdown()
+    server.stop()
     serving.join()
-    server.server_close()
     _log.info("stopped")
     return 0

@@ -1,28 +1,27 @@
-"""`GET /metrics` in Prometheus text format, on `stats.listen`."""
+"""`GET /metrics` in Prometheus text format, on `stats.listen`, within the section's client limits."""
 
 from __future__ import annotations
 
-import http.server
 import threading
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from tickborg.config import ListenAddress
-from tickborg.listening import address_family, bind
+from tickborg.config import ServerConfig
+from tickborg.httpserver import BoundedHandler, BoundedServer
+from tickborg.listening import bind
 from tickborg.logsetup import get_logger
 
 _log = get_logger(__name__)
 
 
-class MetricsServer(http.server.ThreadingHTTPServer):
+class MetricsServer(BoundedServer):
     daemon_threads = True
 
-    def __init__(self, listen: ListenAddress, registry: CollectorRegistry) -> None:
-        self.address_family = address_family(listen)
+    def __init__(self, settings: ServerConfig, registry: CollectorRegistry) -> None:
         self.registry = registry
         self._serving = threading.Thread(target=self.serve_forever, name="metrics-http", daemon=True)
         # Bound by `start()`, so that building a server does no I/O.
-        super().__init__((listen.host, listen.port), _Handler, bind_and_activate=False)
+        super().__init__(settings.listen, _Handler, settings, bind_and_activate=False)
 
     @property
     def port(self) -> int:
@@ -33,12 +32,8 @@ class MetricsServer(http.server.ThreadingHTTPServer):
         bind(self)
         self._serving.start()
 
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
-
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     server: MetricsServer
 
     def do_GET(self) -> None:

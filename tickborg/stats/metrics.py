@@ -2,11 +2,16 @@
 
 One table says how each event tickborg knows is recorded. Every event, known
 or not (a newer worker may send more), also counts in `tickborg_events_total`.
+
+Each label value makes a series of its own that lives as long as the process,
+so a value that comes from outside the code (an event's name, a webhook's
+`X-GitHub-Event`) is kept only when the code knows it; any other counts as
+`other`, and the number of series stays bounded however many names arrive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import attrs
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -16,10 +21,15 @@ from prometheus_client.process_collector import ProcessCollector
 
 from tickborg.errors import DecodeError
 from tickborg.messages import Event, EventMessage
+from tickborg.topology import EVENT_QUEUES
 
 DURATION = "evaluation-duration"
 # Evaluations take from seconds (nothing to build) to many minutes (a big clone).
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+# The label value of anything the code does not know.
+OTHER = "other"
+# The GitHub events the fleet consumes, and `ping`, which GitHub sends when a hook is set up.
+WEBHOOK_EVENTS = frozenset({event for event, _ in EVENT_QUEUES} | {"ping"})
 
 
 @attrs.frozen
@@ -29,6 +39,13 @@ class Tally:
     metric: str
     fields: tuple[str, ...] = ()
     fixed: tuple[tuple[str, str], ...] = ()
+    # For fields whose values come from outside the fleet: the values kept as
+    # they are; any other is labelled OTHER.
+    known: frozenset[str] | None = None
+
+    def labels(self, sender: str, fields: tuple[object, ...]) -> tuple[str, ...]:
+        values = (str(f) if self.known is None else label(str(f), self.known) for f in fields)
+        return (sender, *values, *(value for _, value in self.fixed))
 
 
 TALLIES: Mapping[str, Tally] = {
@@ -42,8 +59,9 @@ TALLIES: Mapping[str, Tally] = {
     "build-started": Tally("tickborg_builds_started", ("system",)),
     "build-finished": Tally("tickborg_builds_finished", ("system", "status")),
     "github-api-error": Tally("tickborg_github_api_errors", ("variant",)),
-    "webhook-received": Tally("tickborg_webhooks_received", ("event",)),
+    "webhook-received": Tally("tickborg_webhooks_received", ("event",), known=WEBHOOK_EVENTS),
 }
+KNOWN_EVENTS = frozenset({*TALLIES, DURATION})
 
 HELP: Mapping[str, str] = {
     "tickborg_jobs_received": "Deliveries a worker took from its queues",
@@ -74,6 +92,11 @@ def check_event(event: Event, path: str) -> None:
         raise DecodeError(f"{path}: {event.name} takes {wanted} (strings), got {list(fields)}")
 
 
+def label(value: str, known: Collection[str]) -> str:
+    """`value` if the code knows it, else OTHER."""
+    return value if value in known else OTHER
+
+
 def _seconds(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
@@ -86,7 +109,8 @@ class Metrics:
         for collector in (ProcessCollector, PlatformCollector, GCCollector):
             collector(registry=self.registry)
         self.events = Counter(
-            "tickborg_events", "Every event received, known or not", ("sender", "event"), registry=self.registry
+            "tickborg_events", "Every event received, by name (other: a name this version does not know)",
+            ("sender", "event"), registry=self.registry,
         )
         self.durations = Histogram(
             "tickborg_evaluation_duration_seconds", "How long pull request evaluations took, by target branch",
@@ -101,12 +125,11 @@ class Metrics:
     def record(self, message: EventMessage) -> None:
         """Count a checked message's events (see `check_event`)."""
         for event in message.events:
-            self.events.labels(message.sender, event.name).inc()
+            self.events.labels(message.sender, label(event.name, KNOWN_EVENTS)).inc()
             if event.name == DURATION:
                 branch, seconds = event.fields
                 self.durations.labels(message.sender, branch).observe(float(seconds))
                 continue
             tally = TALLIES.get(event.name)
             if tally is not None:
-                values = (message.sender, *map(str, event.fields), *(value for _, value in tally.fixed))
-                self._counters[tally.metric].labels(*values).inc()
+                self._counters[tally.metric].labels(*tally.labels(message.sender, event.fields)).inc()

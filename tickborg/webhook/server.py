@@ -1,23 +1,16 @@
 """The receiver's HTTP side: a thread per connection, HTTP/1.1 keep-alive (SPEC §7).
 
-Each connection has its own thread, up to `max_connections`; more are answered
-503 at once by the accepting thread. A client may be silent for at most the
-socket timeout, and a whole request must arrive before its deadline, so slow
-clients hold neither threads nor a shutdown for long. A request thread
-validates the delivery (the pure `validation` module), hands it to the
-publisher and waits for the broker's confirm — at most `confirm_timeout`
-seconds, well inside GitHub's 10 — before answering 200; anything short of a
-confirm is a 503, which GitHub redelivers. Bodies not yet verified share one
-memory budget.
+Slow or many clients are bounded as on every server of tickborg
+(`tickborg.httpserver`: `max_connections`, the socket timeout, the request
+deadline). A request thread validates the delivery (the pure `validation`
+module), hands it to the publisher and waits for the broker's confirm — at
+most `confirm_timeout` seconds, well inside GitHub's 10 — before answering
+200; anything short of a confirm is a 503, which GitHub redelivers. Bodies not
+yet verified share one memory budget.
 """
 
 from __future__ import annotations
 
-import http.server
-import io
-import socket
-import socketserver
-import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -25,7 +18,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
 from tickborg.config import WebhookReceiverConfig
-from tickborg.listening import address_family, bind
+from tickborg.httpserver import BoundedHandler, BoundedServer, busy_answer
+from tickborg.listening import bind
 from tickborg.logsetup import get_logger
 from tickborg.messages import Event
 from tickborg.publisher import Message, Nacked, Unavailable
@@ -50,50 +44,6 @@ class Publishing(Protocol):
     def submit(self, message: Message) -> Future[None]: ...
 
 
-class _Connections:
-    """The open client connections: at most `limit`, all of them ended by a shutdown.
-
-    A shutdown ends their input (SHUT_RD): a connection waiting for a request,
-    or for the rest of one, sees the end of its input and closes at once,
-    while a request already read is still published and answered.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._lock = threading.Lock()
-        self._open: set[socket.socket] = set()
-        self.stopping = False
-
-    def admit(self, sock: socket.socket) -> bool:
-        """Count `sock` in; False when `limit` connections are open already."""
-        with self._lock:
-            if len(self._open) >= self.limit:
-                return False
-            self._open.add(sock)
-            late = self.stopping  # accepted just before the shutdown
-        if late:
-            _end_input(sock)
-        return True
-
-    def closed(self, sock: socket.socket) -> None:
-        with self._lock:
-            self._open.discard(sock)
-
-    def stop(self) -> None:
-        with self._lock:
-            self.stopping = True
-            open_now = list(self._open)
-        for sock in open_now:
-            _end_input(sock)
-
-
-def _end_input(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RD)  # also wakes a thread blocked reading it
-    except OSError:  # already gone
-        pass
-
-
 class _Budget:
     """Bytes of request bodies held before their signature is checked, across connections."""
 
@@ -114,132 +64,30 @@ class _Budget:
             self._held -= size
 
 
-class _Input(io.RawIOBase):
-    """A connection's input. Each read waits at most `idle_timeout`, and the
-    reads of a request end at its deadline, `request_deadline` after its first
-    byte: a timeout per read alone would let a client that sends a byte now and
-    then hold its connection for ever."""
-
-    def __init__(self, sock: socket.socket, idle_timeout: float, request_deadline: float) -> None:
-        super().__init__()
-        self._sock = sock
-        self._idle_timeout = idle_timeout
-        self._request_deadline = request_deadline
-        self.deadline: float | None = None  # None until a request's first byte
-        self.ended = False  # the client closed, or a shutdown ended the input
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self.deadline is None:
-            self._sock.settimeout(self._idle_timeout)
-        else:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("request deadline passed")
-            self._sock.settimeout(min(self._idle_timeout, left))
-        size = self._sock.recv_into(buffer)
-        if self.deadline is None and size:
-            self.deadline = time.monotonic() + self._request_deadline
-        self.ended = size == 0
-        return size
-
-
-class WebhookServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+class WebhookServer(BoundedServer):
     # Not daemon threads: server_close() waits for in-flight requests.
     daemon_threads = False
     block_on_close = True
-    allow_reuse_address = True
-    request_queue_size = 128
+    busy = busy_answer("too many connections, deliver again later")
 
     def __init__(self, settings: WebhookReceiverConfig, publisher: Publishing, events: Emit = discard) -> None:
-        listen = settings.listen
-        self.address_family = address_family(listen)
         self.settings = settings
         self.secret = settings.webhook_secret.value.encode()
         self.publisher = publisher
         self.events = events
-        self.connections = _Connections(settings.max_connections)
         self.unverified = _Budget(settings.max_unverified_body_bytes)
         # Bound by `listen()`, so that building a server does no I/O.
-        super().__init__((listen.host, listen.port), _Handler, bind_and_activate=False)
+        super().__init__(settings.listen, _Handler, settings, bind_and_activate=False)
 
     def listen(self) -> None:
         bind(self)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if self.connections.admit(request):
-            super().process_request(request, client_address)
-            return
-        # Answered by the accepting thread, which must not wait on this client.
-        _log.warning("too many connections, refused", client=client_address[0], limit=self.connections.limit)
-        _refuse(request)
-        self.shutdown_request(request)
 
-    def shutdown_request(self, request: Any) -> None:
-        self.connections.closed(request)
-        super().shutdown_request(request)
-
-    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
-        # A client hanging up mid-request is routine; anything else is a bug worth its traceback.
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):
-            _log.info("client connection lost", client=client_address[0], error=str(error))
-        else:
-            _log.exception("request failed", client=client_address[0])
-
-    def stop(self) -> None:
-        """Stop accepting, answer the requests already read, close the rest. Not from the serving thread."""
-        self.shutdown()
-        self.connections.stop()
-        self.server_close()
-
-
-_TOO_MANY = b"too many connections, deliver again later"
-_BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_TOO_MANY), _TOO_MANY)
-)
-
-
-def _refuse(sock: socket.socket) -> None:
-    """Answer 503 without waiting, as far as the socket's buffer takes it."""
-    try:
-        sock.setblocking(False)
-        sock.send(_BUSY)
-        # Reading what the client has sent so far keeps the close from
-        # resetting the connection, which could discard the answer unread.
-        sock.recv(65536)
-    except OSError:
-        pass
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     server: WebhookServer
-    protocol_version = "HTTP/1.1"  # keep-alive: GitHub and load balancers reuse connections
+    # Keep-alive (from BoundedHandler): GitHub and load balancers reuse connections.
     disable_nagle_algorithm = True  # a response is one small write; send it at once
     wbufsize = -1  # buffered: status line, headers and body leave in one send
-
-    def setup(self) -> None:
-        super().setup()
-        settings = self.server.settings
-        self._input = _Input(self.connection, settings.socket_timeout_seconds, settings.request_deadline_seconds)
-        self.rfile.close()  # the plain socket file, replaced by one that keeps the deadline
-        self.rfile = io.BufferedReader(self._input)
-
-    def handle_one_request(self) -> None:
-        self._input.deadline = None  # the next request's starts with its first byte
-        super().handle_one_request()
-
-    def parse_request(self) -> bool:
-        # The standard library takes the end of input for the end of a line or
-        # of the headers; a request cut short there is not one to answer.
-        parsed = not self._input.ended and super().parse_request()
-        if self._input.ended:
-            self.close_connection = True
-            return False
-        return parsed
 
     def handle_expect_100(self) -> bool:
         # Decided in _webhook, once the length is known to be acceptable: an
