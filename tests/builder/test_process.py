@@ -140,6 +140,28 @@ def test_a_flood_past_the_byte_limit_is_killed_at_once(tmp_path: Path) -> None:
     assert 0 < len(lines) <= 512 * 1024 and set(lines) == {"y"}
 
 
+def test_a_phase_that_exits_past_the_byte_limit_before_the_watchdog_looks_ended_at_it(tmp_path: Path) -> None:
+    limits = attrs.evolve(DEFAULTS, log_bytes=10_000)
+    outcome, lines = sh("head -c 30000 /dev/zero | tr '\\0' 'x' | fold -w 99", tmp_path, limits=limits)
+    assert outcome.ending is Ending.LOG_LIMIT and outcome.reached == ("log limit of 10000 bytes",)
+    assert len(lines) == 100 and set(lines) == {"x" * 99}  # the budget's whole lines, no more
+
+
+def test_a_reader_behind_the_byte_limit_passes_on_the_budget_and_names_the_byte_limit(tmp_path: Path) -> None:
+    lines: list[str] = []
+
+    def slow(batch: list[str]) -> None:  # a publisher under backpressure: the watchdog sees the limit first
+        time.sleep(0.3 if not lines else 0)
+        lines.extend(batch)
+
+    budget = LogBudget(max_lines=1_000_000, max_bytes=256 * 1024)
+    command = Sandbox("none", DEFAULTS.tmp_bytes).command(tmp_path, tmp_path, ["yes"])
+    outcome = run(command, tmp_path, ENVIRONMENT, slow, time.monotonic() + 30, lambda: False, 1.0,
+                  confinement(DEFAULTS), budget)
+    assert outcome.ending is Ending.LOG_LIMIT and outcome.reached == ("log limit of 262144 bytes",)
+    assert lines == ["y"] * 128 * 1024
+
+
 def test_sigterm_reaches_the_sandboxed_build_which_gets_its_grace(tmp_path: Path) -> None:
     marker = new_marker()
     script = f"trap 'echo got TERM' TERM; {sleeper(marker, ignore_term=True)} & wait; echo waited; wait"

@@ -9,8 +9,10 @@ passes, or `stop()` turns true (the job was cancelled, the log could not be
 delivered), every process of the phase gets SIGTERM and, after `grace`
 seconds, SIGKILL; from then on at most AFTER_END_LINES more lines are passed
 on, and none once the phase is dead. Past its log budget the phase is killed
-at once (a grace would only let it write more to the spool) and its output
-beyond the budget is dropped. Everything is always reaped.
+at once (a grace would only let it write more to the spool): what it wrote
+within the budget is passed on, the rest dropped, and the limit it passed is
+named when it is seen, by the reader or the watchdog, whichever sees it first.
+Everything is always reaped.
 """
 
 from __future__ import annotations
@@ -79,8 +81,11 @@ class LogBudget:
         self.lines = 0
         self.bytes = 0
 
-    def reason(self, lines_full: bool) -> str:
-        return f"log limit of {self.max_lines} lines" if lines_full else f"log limit of {self.max_bytes} bytes"
+    def lines_spent(self) -> str:
+        return f"log limit of {self.max_lines} lines"
+
+    def bytes_spent(self) -> str:
+        return f"log limit of {self.max_bytes} bytes"
 
 
 def run(
@@ -118,7 +123,7 @@ def run(
             return Outcome(Ending.EXITED, None)
         signals = _Signals(process.pid, command.contained, scope)
         lines = _Lines(on_lines, budget)
-        watchdog = _Watchdog(signals, deadline, stop, grace, spool.fileno(), budget.max_bytes - budget.bytes)
+        watchdog = _Watchdog(signals, deadline, stop, grace, spool.fileno(), budget)
         watchdog.start()
         try:
             _read(output, lines, watchdog, signals)
@@ -130,7 +135,7 @@ def run(
             lines.end()
         reached = scope.limits_reached()
         if ending is Ending.LOG_LIMIT:
-            reached = (budget.reason(lines.full), *reached)
+            reached = (watchdog.log_limit, *reached)
     return Outcome(ending, process.returncode, reached)
 
 
@@ -142,19 +147,26 @@ def _read(output: BinaryIO, lines: _Lines, watchdog: _Watchdog, signals: _Signal
         if exited and not left_behind_killed:
             signals.kill()  # nothing more is written once its last process is gone
             left_behind_killed = True
-        if watchdog.ending is not Ending.EXITED:
-            if exited or lines.full:
+        if lines.full:
+            return
+        if watchdog.ending in (Ending.TIMED_OUT, Ending.STOPPED):
+            if exited:
                 return
             lines.wind_up()
+        # At the byte limit the phase is killed at once, and what it wrote within the budget is passed on.
         chunk = output.read(lines.room(READ_BYTES))
         if chunk:
             lines.feed(chunk)
             if lines.full:
-                watchdog.end(Ending.LOG_LIMIT)
-        elif exited:
+                watchdog.end_at_log_limit(lines.budget.lines_spent())
+            continue
+        if lines.room(1) == 0 and os.fstat(output.fileno()).st_size > output.tell():
+            # The byte budget is spent and there is more: over it, even when the phase
+            # exited before the watchdog looked.
+            watchdog.end_at_log_limit(lines.budget.bytes_spent())
+        if exited:
             return
-        else:
-            time.sleep(POLL_OUTPUT_SECONDS)
+        time.sleep(POLL_OUTPUT_SECONDS)
 
 
 class _Lines:
@@ -162,21 +174,21 @@ class _Lines:
 
     def __init__(self, on_lines: Callable[[list[str]], None], budget: LogBudget) -> None:
         self._on_lines = on_lines
-        self._budget = budget
+        self.budget = budget
         self._max_lines = budget.max_lines
         self._partial = b""
         self.full = False  # the line budget is spent: the next line was dropped
 
     def room(self, size: int) -> int:
         """How much more may be read: the byte budget's rest, up to `size`."""
-        return max(0, min(size, self._budget.max_bytes - self._budget.bytes))
+        return max(0, min(size, self.budget.max_bytes - self.budget.bytes))
 
     def wind_up(self) -> None:
         """After a stop or the deadline: only a few more lines."""
-        self._max_lines = min(self._max_lines, self._budget.lines + AFTER_END_LINES)
+        self._max_lines = min(self._max_lines, self.budget.lines + AFTER_END_LINES)
 
     def feed(self, chunk: bytes) -> None:
-        self._budget.bytes += len(chunk)
+        self.budget.bytes += len(chunk)
         *lines, self._partial = (self._partial + chunk).split(b"\n")
         while len(self._partial) > MAX_LINE_BYTES:
             lines.append(self._partial[:MAX_LINE_BYTES])
@@ -190,12 +202,12 @@ class _Lines:
             self._partial = b""
 
     def _pass_on(self, lines: list[bytes]) -> None:
-        room = self._max_lines - self._budget.lines
+        room = self._max_lines - self.budget.lines
         if len(lines) > room:
             lines = lines[: max(0, room)]
             self.full = True
         if lines:
-            self._budget.lines += len(lines)
+            self.budget.lines += len(lines)
             self._on_lines([_text(line) for line in lines])
 
 
@@ -260,15 +272,17 @@ class _Watchdog:
     """A thread that ends the phase at the deadline, when told to stop, or past the log's byte budget."""
 
     def __init__(
-        self, signals: _Signals, deadline: float, stop: Callable[[], bool], grace: float, spool: int, max_bytes: int
+        self, signals: _Signals, deadline: float, stop: Callable[[], bool], grace: float, spool: int, budget: LogBudget
     ) -> None:
         self.signals = signals
         self.deadline = deadline
         self.stop = stop
         self.grace = grace
         self.spool = spool
-        self.max_bytes = max_bytes
+        self.budget = budget
+        self.max_bytes = budget.max_bytes - budget.bytes  # this phase's share: what earlier ones left
         self.ending = Ending.EXITED
+        self.log_limit = ""  # which log limit ended the phase, said when it was seen
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="build-watchdog", daemon=True)
@@ -283,19 +297,26 @@ class _Watchdog:
         return self.ending
 
     def end(self, ending: Ending) -> bool:
-        """Record how the phase ends, unless it already is; at the log limit, kill it at once."""
+        """Record how the phase ends, unless it already is."""
         with self._lock:
             if self.ending is not Ending.EXITED:
                 return False
             self.ending = ending
-        if ending is Ending.LOG_LIMIT:
-            self.signals.kill()
         return True
+
+    def end_at_log_limit(self, limit: str) -> None:
+        """End the phase at the log limit `limit`, unless it already is, killing it at once."""
+        with self._lock:
+            if self.ending is not Ending.EXITED:
+                return
+            self.ending = Ending.LOG_LIMIT
+            self.log_limit = limit
+        self.signals.kill()
 
     def _watch(self) -> None:
         while not self._finished.wait(POLL_SECONDS):
             if os.fstat(self.spool).st_size > self.max_bytes:
-                self.end(Ending.LOG_LIMIT)
+                self.end_at_log_limit(self.budget.bytes_spent())
             elif time.monotonic() >= self.deadline:
                 self._wind_down(Ending.TIMED_OUT)
             elif self.stop():
