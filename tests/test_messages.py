@@ -369,7 +369,8 @@ def test_build_log_start_may_name_its_job_for_the_status_reporter() -> None:
     plain = example("build-log-start.json")
     assert BuildLogStart.from_json(plain).repo is None and "repo" not in BuildLogStart.from_json(plain).to_json()
     job = example("build-job.push.json")
-    announced = {**plain, "repo": job["repo"], "pr": job["pr"], "push": job["push"]}
+    announced = {**plain, "repo": job["repo"], "pr": job["pr"], "push": job["push"], "request_id": job["request_id"]}
     start = BuildLogStart.from_json(announced)
     assert start.repo is not None and start.pr is not None and start.push is not None
+    assert start.request_id == job["request_id"] and "request_id" not in BuildLogStart.from_json(plain).to_json()
     assert start.to_json() == announced

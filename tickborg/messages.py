@@ -487,9 +487,10 @@ class BuildResult(_Message):
 
 @attrs.frozen
 class BuildLogStart(_Message):
-    """A build began. `repo`, `pr` and `push` are ours, optional, and left out when
-    absent: they let the status reporter find the build's check run when a builder
-    announces the start to `statusreport` (Rust readers ignore unknown keys)."""
+    """A build began. `repo`, `pr`, `push` and `request_id` are ours, optional, and left
+    out when absent: they let the status reporter find the build's check run, the one
+    showing that request, when a builder announces the start to `statusreport` (Rust
+    readers ignore unknown keys)."""
 
     system: str
     identity: str
@@ -499,6 +500,7 @@ class BuildLogStart(_Message):
     repo: Repo | None = None
     pr: Pr | None = None
     push: PushTrigger | None = None
+    request_id: str | None = None
 
     @classmethod
     def _read(cls, value: Any, path: str) -> BuildLogStart:
@@ -512,10 +514,11 @@ class BuildLogStart(_Message):
             repo=f.opt("repo", Repo._read),
             pr=f.opt("pr", Pr._read),
             push=f.opt("push", PushTrigger._read),
+            request_id=f.opt("request_id", _str),
         )
 
     def to_json(self) -> dict[str, Any]:
-        value = {
+        value: dict[str, Any] = {
             "system": self.system,
             "identity": self.identity,
             "attempt_id": self.attempt_id,
@@ -524,6 +527,8 @@ class BuildLogStart(_Message):
         }
         for name, part in (("repo", self.repo), ("pr", self.pr), ("push", self.push)):
             _with_optional(value, name, part)
+        if self.request_id is not None:
+            value["request_id"] = self.request_id
         return value
 
 

@@ -19,9 +19,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     config, _ = start(NAME, argv)
     checked(lambda: config.require_for(NAME))
     with emitting(config, NAME) as events:
-        github = checked(lambda: GitHubClient.from_config(config.require("github_app"), events=events))
+        app = config.require("github_app")
+        github = checked(lambda: GitHubClient.from_config(app, events=events))
         try:
-            worker = StatusReporter(github, LogLinks.from_config(config))
+            worker = StatusReporter(github, LogLinks.from_config(config), app.app_id)
             return serve(worker, config, consumes=[BUILD_RESULTS_QUEUE], events=events)
         finally:
             github.close()

@@ -58,6 +58,7 @@ def start(build: BuildJob | None = None, system: str = SYSTEM, skipped: Sequence
         repo=build.repo if named else None,
         pr=build.pr if named else None,
         push=build.push if named else None,
+        request_id=build.request_id if named else None,
     )
 
 

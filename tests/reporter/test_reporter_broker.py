@@ -78,7 +78,7 @@ def reporter_config(make_config: Callable[..., Config], rabbitmq_config: RabbitM
 def scene(reporter_config: Config, fake_github: FakeGitHub, github_client: GitHubClient) -> Iterator[Scene]:
     fake_github.state.add_commits(TEST_REPO, HEAD_SHA, PUSH_SHA)
     topology = build_topology(reporter_config).select([BUILD_RESULTS_QUEUE])
-    reporter = StatusReporter(github_client, LogLinks.from_config(reporter_config))
+    reporter = StatusReporter(github_client, LogLinks.from_config(reporter_config), TEST_APP_ID)
     with Broker(reporter_config.rabbitmq) as broker:
         declare(broker.channel, topology)
         with RunningWorker(reporter, reporter_config, (BUILD_RESULTS_QUEUE,), topology):
@@ -124,6 +124,47 @@ def test_a_new_request_for_a_finished_build_gets_a_fresh_run(scene: Scene) -> No
     scene.publish(result(BuildStatus.SUCCESS, build=again))
     wait_until(lambda: [r["conclusion"] for r in scene.runs()] == ["failure", "success"])
     assert scene.runs()[0] == first
+
+
+def test_retries_out_of_order_never_move_a_run_of_another_request(scene: Scene) -> None:
+    a, b = job(request_id="req-A"), job(request_id="req-B")
+    scene.publish(queued(a))
+    scene.publish(result(BuildStatus.SUCCESS, build=a))
+    scene.publish(queued(b))
+    scene.publish(result(BuildStatus.FAILURE, build=b))
+    wait_until(lambda: [(r["status"], r["conclusion"]) for r in scene.runs()] == [("completed", "success"), ("completed", "failure")])
+    scene.publish(result(BuildStatus.SUCCESS, build=a))  # A's result, retried after B's
+    scene.publish(queued(a))  # A's QueuedBuildJobs, late
+    scene.publish(start(a))
+    scene.settle()
+    run_a, run_b = scene.runs()
+    assert (json.loads(run_a["external_id"])["request_id"], run_a["conclusion"]) == ("req-A", "success")
+    assert (json.loads(run_b["external_id"])["request_id"], run_b["conclusion"]) == ("req-B", "failure")  # still red
+    assert len(scene.runs()) == 2  # no third run, queued for ever
+
+
+def test_a_start_moves_the_run_of_its_own_request(scene: Scene) -> None:
+    a, b = job(request_id="req-A"), job(request_id="req-B")
+    scene.publish(queued(a))
+    scene.publish(queued(b))  # a second request while A waits: its own run
+    wait_until(lambda: len(scene.runs()) == 2)
+    scene.publish(start(a))
+    scene.settle()
+    run_a, run_b = scene.runs()
+    assert (run_a["status"], run_b["status"]) == ("in_progress", "queued")
+
+
+def test_another_apps_run_of_the_same_name_is_not_ours(scene: Scene) -> None:
+    other = {"name": RUN_NAME, "head_sha": HEAD_SHA, "status": "in_progress", "external_id": "ci-job-12"}
+    actions_run = scene.fake.state.create_check_run(TEST_REPO, other, app_id=15368)  # GitHub Actions
+    scene.publish(queued())
+    scene.publish(result(BuildStatus.SUCCESS))
+    wait_until(lambda: any(r["status"] == "completed" for r in scene.runs()))
+    scene.settle()
+    theirs, ours = scene.runs()
+    assert theirs == actions_run  # untouched
+    assert (ours["app"]["id"], ours["conclusion"]) == (TEST_APP_ID, "success")
+    assert scene.failed_calls(403) == scene.failed_calls(404) == 0
 
 
 def test_each_architecture_gets_its_run(scene: Scene) -> None:

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+import attrs
 import pytest
 
 from reporter_messages import HEAD_SHA, PUSH, PUSH_SHA, REQUEST_ID, SYSTEM, job, queued, result, start
@@ -211,9 +212,9 @@ def test_an_external_id_tickborg_did_not_write_reads_as_none(text: str | None) -
 # -- how a run moves --------------------------------------------------------------
 
 
-def existing(status: str, request_id: str | None = REQUEST_ID, conclusion: str | None = None) -> CheckRun:
+def existing(status: str, request_id: str | None = REQUEST_ID, conclusion: str | None = None, run_id: int = 7) -> CheckRun:
     external = ExternalId(SYSTEM, ("libfoo",), request_id).encode()
-    return CheckRun(7, "libfoo on x86_64-linux", HEAD_SHA, status, conclusion, None, external)
+    return CheckRun(run_id, "libfoo on x86_64-linux", HEAD_SHA, status, conclusion, None, external)
 
 
 def queued_report(request_id: str = REQUEST_ID) -> Report:
@@ -221,51 +222,71 @@ def queued_report(request_id: str = REQUEST_ID) -> Report:
     return report
 
 
-def started_report() -> Report:
-    return triage(start(), LINKS, NOW)[1][0]
+def started_report(request_id: str | None = REQUEST_ID) -> Report:
+    return triage(attrs.evolve(start(), request_id=request_id), LINKS, NOW)[1][0]
 
 
-def finished(status: BuildStatus = BuildStatus.SUCCESS) -> Report:
-    return triage(result(status), LINKS, NOW)[1][0]
+def finished(status: BuildStatus = BuildStatus.SUCCESS, request_id: str = REQUEST_ID) -> Report:
+    return triage(result(status, build=job(request_id=request_id)), LINKS, NOW)[1][0]
 
 
 def test_with_no_run_every_message_creates_one() -> None:
-    for report in (queued_report(), started_report(), finished()):
-        assert plan(report, None) == Create()
+    for report in (queued_report(), started_report(), started_report(None), finished()):
+        assert plan(report, []) == Create()
 
 
-def test_queued_never_overrides_a_run_already_there() -> None:
+def test_queued_never_overrides_its_run() -> None:
     for status in ("queued", "in_progress"):
-        assert isinstance(plan(queued_report(), existing(status)), Leave)
-    assert isinstance(plan(queued_report(), existing("completed", conclusion="success")), Leave)
+        assert isinstance(plan(queued_report(), [existing(status)]), Leave)
+    assert isinstance(plan(queued_report(), [existing("completed", conclusion="success")]), Leave)
 
 
-def test_a_new_request_for_a_finished_build_gets_a_fresh_run() -> None:
-    assert plan(queued_report("another-request"), existing("completed", conclusion="failure")) == Create()
+def test_a_new_request_gets_a_fresh_run_whatever_the_others_show() -> None:
+    for status, conclusion in (("completed", "failure"), ("queued", None), ("in_progress", None)):
+        assert plan(queued_report("another-request"), [existing(status, conclusion=conclusion)]) == Create()
 
 
-def test_a_start_moves_a_queued_run_on_and_keeps_its_request() -> None:
-    step = plan(started_report(), existing("queued"))
+def test_a_start_moves_its_queued_run_on() -> None:
+    step = plan(started_report(), [existing("queued")])
     assert isinstance(step, Update) and step.run_id == 7
-    assert step.fields.status == "in_progress" and step.fields.external_id is None
+    assert step.fields.status == "in_progress" and json.loads(step.fields.external_id or "")["request_id"] == REQUEST_ID
     assert step.fields.started_at == NOW
+
+
+def test_a_start_that_does_not_know_its_request_moves_the_newest_run_and_keeps_its_request() -> None:
+    step = plan(started_report(None), [existing("queued", run_id=7), existing("queued", "older", run_id=3)])
+    assert isinstance(step, Update) and step.run_id == 7 and step.fields.external_id is None
 
 
 def test_a_start_never_moves_a_run_back() -> None:
     for status in ("in_progress", "completed"):
-        assert isinstance(plan(started_report(), existing(status, conclusion="success")), Leave)
+        for report in (started_report(), started_report(None)):
+            assert isinstance(plan(report, [existing(status, conclusion="success")]), Leave)
 
 
-def test_a_result_completes_any_run() -> None:
+def test_a_result_completes_its_run_at_any_stage() -> None:
     for status in ("queued", "in_progress"):
-        step = plan(finished(), existing(status))
+        step = plan(finished(), [existing(status)])
         assert isinstance(step, Update) and step.fields.conclusion == "success"
-    newer = plan(finished(), existing("completed", request_id="older", conclusion="failure"))
-    assert isinstance(newer, Update) and json.loads(newer.fields.external_id or "")["request_id"] == REQUEST_ID
+
+
+def test_a_result_completes_a_run_a_start_without_request_made() -> None:
+    step = plan(finished(), [existing("in_progress", request_id=None)])
+    assert isinstance(step, Update) and json.loads(step.fields.external_id or "")["request_id"] == REQUEST_ID
+
+
+def test_a_message_about_one_request_never_changes_a_run_showing_another() -> None:
+    a, b = existing("completed", "req-A", "success", run_id=1), existing("completed", "req-B", "failure", run_id=2)
+    # A's result, redelivered after B's finished: A's run already shows it; B's stays failed.
+    assert isinstance(plan(finished(BuildStatus.SUCCESS, "req-A"), [b, a]), Leave)
+    # A's QueuedBuildJobs, late: A's run is done, no new queued run.
+    assert isinstance(plan(queued_report("req-A"), [b, a]), Leave)
+    # A result of a request no run shows: its own run, not B's.
+    assert plan(finished(BuildStatus.SUCCESS, "req-C"), [b, a]) == Create()
 
 
 def test_a_redelivered_result_writes_nothing() -> None:
-    assert isinstance(plan(finished(), existing("completed", conclusion="success")), Leave)
+    assert isinstance(plan(finished(), [existing("completed", conclusion="success")]), Leave)
 
 
 def test_stages_of_githubs_statuses() -> None:
@@ -283,7 +304,7 @@ def verdict(actions: list[Any]) -> Verdict:
 
 
 def test_undecodable_is_dead_lettered_by_the_runtime() -> None:
-    reporter = StatusReporter(github=None, links=LINKS)  # type: ignore[arg-type]  # never called
+    reporter = StatusReporter(github=None, links=LINKS, app_id=1)  # type: ignore[arg-type]  # never called
     actions = decide(reporter, Delivery("build-results", "", "application/json", b'{"job": 1}'))
     assert isinstance(actions[-1], NackDump) and verdict(actions) is POLICY[Case.UNDECODABLE]
 

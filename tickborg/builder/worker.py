@@ -196,7 +196,8 @@ class Builder(NotifyWorker[Assignment]):
             stream.publish(attempt.logs, start)
             if self.settings.announce_start:
                 job = attempt.job
-                stream.publish(attempt.statusreport, attrs.evolve(start, repo=job.repo, pr=job.pr, push=job.push))
+                named = attrs.evolve(start, repo=job.repo, pr=job.pr, push=job.push, request_id=job.request_id)
+                stream.publish(attempt.statusreport, named)
             stop = lambda: cancelled.is_set() or stream.failed
             status: AnyBuildStatus = BuildStatus.SUCCESS
             for project in projects:

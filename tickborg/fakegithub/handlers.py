@@ -220,6 +220,14 @@ def update_check_run(request: Request) -> Reply:
     return Reply(200, request.state.update_check_run(request.repo, run_id, request.object_body()))
 
 
+def _optional_int(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise ApiError(422, f"Invalid request.\n\nFor '{name}', \"{text}\" is not an integer.")
+    return int(text)
+
+
 def list_check_runs(request: Request) -> Reply:
     runs = request.state.list_check_runs(
         request.repo,
@@ -227,6 +235,7 @@ def list_check_runs(request: Request) -> Reply:
         check_name=request.arg("check_name"),
         status=request.arg("status"),
         latest=request.arg("filter") != "all",
+        app_id=_optional_int(request.arg("app_id"), "app_id"),
     )
     return _page(request, runs, lambda page: {"total_count": len(runs), "check_runs": page})
 

@@ -327,7 +327,8 @@ class FakeState:
             repo.commit(ref)
             return self.statuses(full_name, ref)[::-1]  # GitHub lists newest first
 
-    def create_check_run(self, full_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def create_check_run(self, full_name: str, body: Mapping[str, Any], app_id: int | None = None) -> dict[str, Any]:
+        """A run of this App, or of the App `app_id` (a test's other App, say GitHub Actions)."""
         with self._lock:
             repo = self._repo(full_name)
             run_id = self._new_id()
@@ -342,7 +343,7 @@ class FakeState:
                 "started_at": self._now(),
                 "completed_at": None,
                 "output": {"title": None, "summary": None, "text": None, "annotations_count": 0},
-                "app": {"id": self.app_id},
+                "app": {"id": self.app_id if app_id is None else app_id},
                 "html_url": f"https://github.com/{repo.full_name}/runs/{run_id}",
                 "pull_requests": [],
             }
@@ -383,14 +384,14 @@ class FakeState:
             return copy.deepcopy(self._check_run(full_name, run_id))
 
     def list_check_runs(
-        self, full_name: str, ref: str, check_name: str | None, status: str | None, latest: bool
+        self, full_name: str, ref: str, check_name: str | None, status: str | None, latest: bool, app_id: int | None
     ) -> list[dict[str, Any]]:
         with self._lock:
             self._repo(full_name).commit(ref)
             runs = [
                 r
                 for r in self.check_runs(full_name, ref)
-                if check_name in (None, r["name"]) and status in (None, r["status"])
+                if check_name in (None, r["name"]) and status in (None, r["status"]) and app_id in (None, r["app"]["id"])
             ]
             if latest:  # newest run of each name only
                 runs = list({r["name"]: r for r in runs}.values())

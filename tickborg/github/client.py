@@ -204,14 +204,16 @@ class GitHubClient:
         return self._request("GET", repo, path, CheckRun.from_json)
 
     def list_check_runs(
-        self, repo: str, ref: str, check_name: str | None = None, app_id: int | None = None
+        self, repo: str, ref: str, check_name: str | None = None, app_id: int | None = None, every_run: bool = False
     ) -> list[CheckRun]:
-        """Check runs on a commit (GitHub's default `filter=latest`: newest per name),
-        of one GitHub App when `app_id` is given."""
+        """Check runs on a commit, of one GitHub App when `app_id` is given: the newest
+        of each name (GitHub's default `filter=latest`), or every one (`every_run`)."""
         path = repo_path(repo, "commits", ref, "check-runs")
         params: dict[str, Any] = {} if check_name is None else {"check_name": check_name}
         if app_id is not None:
             params["app_id"] = app_id
+        if every_run:
+            params["filter"] = "all"
         listing = self._paginated(repo, path, _check_runs_of, params)
         return [CheckRun.from_json(item) for item in listing]
 

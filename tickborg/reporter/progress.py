@@ -1,14 +1,15 @@
 """How a check run moves: queued → in_progress → completed, never back (SPEC §5).
 
 Messages arrive in any order and more than once (a result before its
-QueuedBuildJobs, a redelivered start after the result), so each write is
-planned against the run as GitHub shows it now.
+QueuedBuildJobs, a redelivered start after the result, a retried result of
+an older request after a newer one), so each write is planned against the
+runs as GitHub shows them now, and each moves only the run of its own request.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Union
+from typing import Sequence, Union
 
 import attrs
 
@@ -35,7 +36,7 @@ class Report:
     run: RunRef
     stage: Stage
     fields: CheckRunFields  # status, output, details_url and external_id to write
-    request_id: str | None  # None for a builder's start, which does not carry it
+    request_id: str | None  # None for a start from a builder that does not carry it
 
 
 @attrs.frozen
@@ -57,23 +58,42 @@ class Leave:
 Step = Union[Create, Update, Leave]
 
 
-def plan(report: Report, existing: CheckRun | None) -> Step:
-    """The write that brings `existing` (GitHub's newest run of that name on that commit) up to `report`."""
-    if existing is None:
+def plan(report: Report, runs: Sequence[CheckRun]) -> Step:
+    """The write that brings the run of `report`'s request up to it.
+
+    `runs`: every run of our App with the report's name on its commit. A message
+    about one request never changes a run that shows another (a redelivered
+    result of an older request, a late QueuedBuildJobs): it moves its own run,
+    or makes one when none shows its request yet.
+    """
+    target = run_of(report.request_id, runs)
+    if target is None:
         return Create()
-    shown = ExternalId.decode(existing.external_id)
-    shown_request = None if shown is None else shown.request_id
-    stage = Stage.of(existing.status)
+    stage = Stage.of(target.status)
     if report.stage is Stage.COMPLETED:
-        if stage is Stage.COMPLETED and (shown_request, existing.conclusion) == (report.request_id, report.fields.conclusion):
+        if stage is Stage.COMPLETED and target.conclusion == report.fields.conclusion:
             return Leave("already shows this result")
-        return Update(existing.id, report.fields)
-    if stage is Stage.COMPLETED and report.stage is Stage.QUEUED and report.request_id != shown_request:
-        # A new request (a second `@tickbot build`, a re-evaluation) for a finished
-        # build: a fresh run; the finished one keeps its result.
-        return Create()
+        return Update(target.id, report.fields)
     if stage >= report.stage:
-        return Leave(f"the run is {existing.status} and never moves back")
-    # Only a start gets here (queued → in_progress). It does not know the
-    # request, so the run keeps the external_id its QueuedBuildJobs gave it.
-    return Update(existing.id, attrs.evolve(report.fields, external_id=None))
+        return Leave(f"the run is {target.status} and never moves back")
+    if report.request_id is None:
+        # A start that does not know its request: the run keeps the external_id it has.
+        return Update(target.id, attrs.evolve(report.fields, external_id=None))
+    return Update(target.id, report.fields)
+
+
+def run_of(request_id: str | None, runs: Sequence[CheckRun]) -> CheckRun | None:
+    """The newest run showing `request_id`, else the newest showing no request
+    (one a start from an older builder made); for a message without a request,
+    the newest run."""
+    newest_first = sorted(runs, key=lambda run: run.id, reverse=True)
+    if request_id is None:
+        return next(iter(newest_first), None)
+    shown = [(run, _request_shown(run)) for run in newest_first]
+    mine = next((run for run, request in shown if request == request_id), None)
+    return mine or next((run for run, request in shown if request is None), None)
+
+
+def _request_shown(run: CheckRun) -> str | None:
+    external = ExternalId.decode(run.external_id)
+    return None if external is None else external.request_id

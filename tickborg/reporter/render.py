@@ -92,7 +92,7 @@ def queued_reports(queued: QueuedBuildJobs, links: LogLinks) -> tuple[Report, ..
 def started_report(start: BuildLogStart, run: RunRef, links: LogLinks, now: datetime) -> Report:
     summary = f"Building on `{start.identity}`.\n\n{projects_summary(start.attempted_attrs, start.skipped_attrs)}"
     fields = CheckRunFields(status="in_progress", started_at=now, output=CheckRunOutput(STARTED_TITLE, summary))
-    return _report(run, Stage.IN_PROGRESS, fields, links, None)
+    return _report(run, Stage.IN_PROGRESS, fields, links, start.request_id)
 
 
 def finished_report(result: BuildResult, links: LogLinks, now: datetime) -> Report:

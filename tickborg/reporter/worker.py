@@ -24,7 +24,9 @@ log = get_logger(__name__)
 class CheckRuns(Protocol):
     """The check-run calls the reporter makes (`GitHubClient` provides them)."""
 
-    def list_check_runs(self, repo: str, ref: str, check_name: str | None = None) -> list[CheckRun]: ...
+    def list_check_runs(
+        self, repo: str, ref: str, check_name: str | None = None, app_id: int | None = None, every_run: bool = False
+    ) -> list[CheckRun]: ...
 
     def create_check_run(self, repo: str, name: str, head_sha: str, fields: CheckRunFields) -> CheckRun: ...
 
@@ -41,9 +43,10 @@ class StatusReporter(SimpleWorker[Incoming]):
     # refresh, can outlast the heartbeat interval: run them off the connection's thread.
     long_running = True
 
-    def __init__(self, github: CheckRuns, links: LogLinks, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, github: CheckRuns, links: LogLinks, app_id: int, now: Callable[[], datetime] = utc_now) -> None:
         self.github = github
         self.links = links
+        self.app_id = app_id  # ours: a run of the same name by another App (say, Actions) is not ours to move
         self.now = now
 
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> Incoming:
@@ -61,11 +64,10 @@ class StatusReporter(SimpleWorker[Incoming]):
         return Decision(case, reason="; ".join(done) or "no check run to write")
 
     def post(self, report: Report) -> str:
-        """Bring the newest run of the report's name on its commit up to the report."""
+        """Bring the run of the report's request (of its name, on its commit) up to the report."""
         run = report.run
-        found = self.github.list_check_runs(run.repo, run.head_sha, check_name=run.name)
-        existing = max(found, key=lambda r: r.id, default=None)
-        step = plan(report, existing)
+        ours = self.github.list_check_runs(run.repo, run.head_sha, check_name=run.name, app_id=self.app_id, every_run=True)
+        step = plan(report, ours)
         if isinstance(step, Leave):
             return f"{run.name}: left as it is, {step.reason}"
         if isinstance(step, Create):
