@@ -56,6 +56,16 @@ def test_make_project_streams_every_line_in_order_before_the_result(rabbitmq_con
     assert announced["repo"]["full_name"] == "tick-org/monorepo" and not is_result(announced)
 
 
+def test_projects_after_a_failure_never_ran_and_are_not_listed_as_attempted(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:
+    origin = make_origin(tmp_path)
+    head = origin.open_pr(8, "main", {"tools/x": "x\n"}, "tools")
+    broken, fine = custom("first", "echo first ran; exit 1"), custom("second", "echo second ran")
+    result, _, logs = build(rabbitmq_config, tmp_path, pr_job(origin, 8, head, ["first", "second"]), broken, fine)
+    assert result["status"] == "Failure"
+    assert (result["attempted_attrs"], result["skipped_attrs"]) == (["first"], ["second"])
+    assert "first ran" in lines_of(logs) and "second ran" not in lines_of(logs)
+
+
 def test_cmake_project_with_a_ctest_test(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:
     origin = make_origin(tmp_path)
     head = origin.open_pr(8, "main", {"libfoo/NOTES": "x\n"}, "libfoo: notes")

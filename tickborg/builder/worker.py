@@ -200,12 +200,17 @@ class Builder(NotifyWorker[Assignment]):
                 stream.publish(attempt.statusreport, named)
             stop = lambda: cancelled.is_set() or stream.failed
             status: AnyBuildStatus = BuildStatus.SUCCESS
+            ran: list[str] = []
             for project in projects:
                 if project.name in buildable and status is BuildStatus.SUCCESS:
+                    ran.append(project.name)
                     status = self._build_project(project, checkout, stream, stop, attempt.started)
             if cancelled.is_set():
                 return None
             stream.finish()
+            # Those after a failure never ran: skipped, not attempted (the run's name, their union, stays).
+            never_ran = tuple(name for name in buildable if name not in ran)
+            attempt = attrs.evolve(attempt, attempted=tuple(ran), skipped=attempt.skipped + never_ran)
             return Decision(Case.BUILD_RAN, self._results(attempt, status, stream.tail), str(status.to_json()))
 
     def _build_project(
