@@ -97,7 +97,10 @@ def test_a_failing_fetch_is_retried_until_the_delivery_limit(rabbitmq_config: Ra
         body, reason = dead_reason(broker)
         assert json.loads(body)["request_id"] == job.request_id
         assert "git fetch failed" in reason
-        assert broker.count(BUILD_RESULTS_QUEUE) == 0
+        # Its check run ends: a result, failed with the reason, for the status reporter.
+        (result,) = read_all(broker, BUILD_RESULTS_QUEUE)
+        assert result["request_id"] == job.request_id and result["attempted_attrs"] == ["hello"]
+        assert result["status"]["UnexpectedError"]["err"].startswith("the build was given up: gave up after 2 attempts: ")
 
 
 def test_a_log_the_broker_refuses_retries_the_job(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:
@@ -110,7 +113,8 @@ def test_a_log_the_broker_refuses_retries_the_job(rabbitmq_config: RabbitMQConfi
         body, reason = dead_reason(broker)
         assert json.loads(body)["request_id"] == job.request_id
         assert "log not delivered: " in reason, reason
-        assert broker.count(BUILD_RESULTS_QUEUE) == 0
+        (result,) = read_all(broker, BUILD_RESULTS_QUEUE)
+        assert "log not delivered: " in result["status"]["UnexpectedError"]["err"]
 
 
 def test_unexpected_error_is_reported(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:

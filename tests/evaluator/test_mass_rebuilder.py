@@ -31,6 +31,7 @@ from tickborg.filters.policy import Verdict
 from tickborg.github.client import GitHubClient
 from tickborg.messages import EvaluationJob, Pr
 from tickborg.runtime.actions import Ack, Action, NackRequeue, Publish
+from tickborg.runtime.worker import Delivery, decide
 
 PR = 12
 ISSUE_PATH = f"/repos/{TEST_REPO}/issues/{PR}"
@@ -192,6 +193,20 @@ def test_an_unreachable_origin_is_retried(scene: Scene, rebuilder: MassRebuilder
     actions = rebuilder.handle(gone)
     assert len(actions) == 1 and isinstance(actions[0], NackRequeue)
     assert "git fetch failed" in actions[0].reason
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")
+
+
+def test_the_last_attempt_ends_the_status_before_the_dead_letter(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    gone = attrs.evolve(job(scene, head), repo=attrs.evolve(scene.origin.repo(), clone_url=str(tmp_path / "gone.git")))
+    delivery = Delivery("mass-rebuild-check-jobs", "", "application/json", json.dumps(gone.to_json()).encode(), attempt=3)
+    (verdict,) = decide(rebuilder, delivery, allowed=3)
+    assert isinstance(verdict, NackRequeue)  # the runtime dead-letters it: its last attempt
+    context, state, description = scene.statuses(head)[-1]
+    assert (context, state) == ("tickborg-eval", "error")
+    assert description.startswith("Evaluation given up: gave up after 3 attempts: git fetch failed")
+    # An earlier attempt leaves it pending, to be retried.
+    decide(rebuilder, attrs.evolve(delivery, attempt=2), allowed=3)
     assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")
 
 

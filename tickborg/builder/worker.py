@@ -149,12 +149,8 @@ class Builder(NotifyWorker[Assignment]):
     def decide(self, assignment: Assignment, cancelled: threading.Event) -> Decision[Case] | None:
         """The decision for one attempt at `assignment`; None when it was cancelled."""
         job = assignment.job
-        known = tuple(name for name in job.attrs if self.config.project(name) is not None)
-        attempt = _Attempt(
-            job, assignment.system, str(uuid.uuid4()), known,
-            tuple(name for name in job.attrs if name not in known), time.monotonic(),
-        )
-        if not known:
+        attempt = self._attempt_at(assignment)
+        if not attempt.attempted:
             return self._no_projects(attempt)
         try:
             with self.checkouts.workdir(job.repo) as workdir:
@@ -176,6 +172,20 @@ class Builder(NotifyWorker[Assignment]):
         except Exception as exc:
             log.exception("build failed unexpectedly")
             return self._internal_error(attempt, exc)
+
+    def on_dead_letter(self, job: Assignment, reason: str) -> list[Publish]:
+        """Its retries are over (the branch is gone, the log could not be delivered...):
+        the result ends its check run, failed with the reason, instead of leaving it open."""
+        attempt = self._attempt_at(job)
+        # To the status reporter only: the log collector never saw this attempt start.
+        return [Publish(*attempt.statusreport, self._result(attempt, UnexpectedError(f"the build was given up: {reason}"), ()))]
+
+    def _attempt_at(self, assignment: Assignment) -> _Attempt:
+        """A new attempt: the job's projects this builder knows, and those it does not, skipped."""
+        job = assignment.job
+        known = tuple(name for name in job.attrs if self.config.project(name) is not None)
+        unknown = tuple(name for name in job.attrs if name not in known)
+        return _Attempt(job, assignment.system, str(uuid.uuid4()), known, unknown, time.monotonic())
 
     def _build(self, attempt: _Attempt, checkout: Path, cancelled: threading.Event) -> Decision[Case] | None:
         projects = [p for p in map(self.config.project, attempt.attempted) if p is not None]
@@ -255,15 +265,18 @@ class Builder(NotifyWorker[Assignment]):
 
     def _results(self, attempt: _Attempt, status: AnyBuildStatus, output: tuple[str, ...]) -> tuple[Publish, ...]:
         """The result, to `statusreport` and (for the log collector, beside the log) to `logs`."""
+        result = self._result(attempt, status, output)
+        return tuple(Publish(*destination, result) for destination in (attempt.statusreport, attempt.logs))
+
+    def _result(self, attempt: _Attempt, status: AnyBuildStatus, output: tuple[str, ...]) -> BuildResult:
         job = attempt.job
         kind = "UnexpectedError" if isinstance(status, UnexpectedError) else status.to_json()
         self.events(Event.of("build-finished", attempt.system, kind))
-        result = BuildResult(
+        return BuildResult(
             repo=job.repo, pr=job.pr, system=attempt.system, output=output, attempt_id=attempt.attempt_id,
             request_id=job.request_id, status=status, skipped_attrs=attempt.skipped,
             attempted_attrs=attempt.attempted, push=job.push,
         )
-        return tuple(Publish(*destination, result) for destination in (attempt.statusreport, attempt.logs))
 
 
 def _prepare(workdir: Workdir, job: BuildJob) -> None:

@@ -136,6 +136,16 @@ class Evaluator:
         status.set(self.github, "success", f"Scheduled builds of {scheduled}")
         return Decision(Case.EVALUATED, schedule_build(build, systems), scheduled)
 
+    def give_up(self, job: EvaluationJob, reason: str) -> None:
+        """Its retries are over: the status says so rather than staying pending for ever.
+        Best effort: when GitHub is why it gave up, this may fail too."""
+        repo, sha = job.repo.full_name, job.pr.head_sha
+        try:
+            contexts = [s.context for s in self.github.list_statuses(repo, sha)]
+            CommitStatus(repo, sha, status_context(contexts)).set(self.github, "error", f"Evaluation given up: {reason}")
+        except CommitStatusError as exc:
+            log.error("could not end the status of an evaluation given up", error=exc.message, reason=reason)
+
     def _label_internal_error(self, job: EvaluationJob, exc: CommitStatusError) -> None:
         """Mark the PR for a maintainer; best effort, the job is acked either way."""
         log.error("evaluation failed on a GitHub error", variant=type(exc).__name__, status=exc.status, error=exc.message, body=exc.body)

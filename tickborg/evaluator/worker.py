@@ -9,7 +9,7 @@ from tickborg.evaluator.evaluation import Evaluator
 from tickborg.evaluator.policy import POLICY
 from tickborg.filters.policy import enact
 from tickborg.messages import EvaluationJob, decode
-from tickborg.runtime.actions import Action
+from tickborg.runtime.actions import Action, Publish
 from tickborg.runtime.worker import SimpleWorker
 
 
@@ -26,6 +26,10 @@ class MassRebuilder(SimpleWorker[EvaluationJob]):
 
     def handle(self, job: EvaluationJob) -> list[Action]:
         return enact(POLICY, self.evaluator.decide(job))
+
+    def on_dead_letter(self, job: EvaluationJob, reason: str) -> list[Publish]:
+        self.evaluator.give_up(job, reason)
+        return []
 
     def log_context(self, job: EvaluationJob) -> Mapping[str, Any]:
         return {"repo": job.repo.full_name, "pr": job.pr.number}

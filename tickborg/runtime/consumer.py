@@ -54,7 +54,7 @@ from tickborg.runtime.retry import (
     plan_retry,
 )
 from tickborg.runtime.unsettled import Unsettled, fingerprint
-from tickborg.runtime.worker import AnyWorker, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
+from tickborg.runtime.worker import AnyWorker, Attempt, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
 from tickborg.stats.emit import Emit, discard
 from tickborg.topology import Topology
 
@@ -286,7 +286,7 @@ class Runner:
             if not self.worker.long_running:
                 job, dumped = self._decode(received)
                 with structlog.contextvars.bound_contextvars(**received.context):
-                    self._apply(received, dumped or run_simple(self.worker, job))  # type: ignore[arg-type]
+                    self._apply(received, dumped or run_simple(self.worker, job, self._attempt(received)))  # type: ignore[arg-type]
                 return
             self._inflight.append(received)
             # A daemon thread: an abandoned job must not keep a stopping process alive.
@@ -300,6 +300,9 @@ class Runner:
         if not dumped:
             received.context.update(self.worker.log_context(job))
         return job, dumped
+
+    def _attempt(self, received: _Received) -> Attempt:
+        return Attempt(received.delivery.attempt, self.policy.max_attempts)
 
     def _run_job(self, received: _Received) -> None:
         """In a worker thread: everything that touches the channel goes back to its thread."""
@@ -333,9 +336,10 @@ class Runner:
                 if dumped:
                     send(dumped, False)
                 elif isinstance(self.worker, NotifyWorker):
-                    run_notify(self.worker, job, lambda a: send([a], isinstance(a, Publish)), received.cancelled)
+                    publish_or_verdict = lambda a: send([a], isinstance(a, Publish))
+                    run_notify(self.worker, job, publish_or_verdict, received.cancelled, self._attempt(received))
                 else:
-                    send(run_simple(self.worker, job), False)
+                    send(run_simple(self.worker, job, self._attempt(received)), False)
         except Exception:  # noqa: BLE001 - never let a job thread die silently
             self.log.exception("job thread failed")
             send([NackRequeue("job thread failed")], False)

@@ -33,9 +33,12 @@ DELIVERY_COUNT_HEADER = "x-delivery-count"
 MAX_REASON = 1000
 
 
+MAX_ATTEMPTS = 10
+
+
 @attrs.frozen
 class RetryPolicy:
-    max_attempts: int = 10
+    max_attempts: int = MAX_ATTEMPTS
     base_seconds: float = 1.0
     cap_seconds: float = 300.0
 
@@ -69,6 +72,10 @@ def original_routing_key(headers: dict[str, Any] | None, delivered_with: str) ->
     """A retried message arrives through the retry exchange; give the worker its first key."""
     value = (headers or {}).get(ROUTING_KEY_HEADER)
     return value if isinstance(value, str) else delivered_with
+
+
+def gave_up(attempt: int, reason: str) -> str:
+    return f"gave up after {attempt} attempts: {reason}"
 
 
 def _truncate(reason: str) -> str:
@@ -114,7 +121,7 @@ def plan_retry(
     """
     attempt = attempt_of(headers, redeliveries)
     if attempt >= policy.max_attempts:
-        return dead_letter(queue, routing_key, headers, f"gave up after {attempt} attempts: {nack.reason}", now)
+        return dead_letter(queue, routing_key, headers, gave_up(attempt, nack.reason), now)
     delay = delay_for(attempt, policy, nack.not_before, now.timestamp(), rng)
     level = next(d for d in RETRY_DELAYS if d >= delay)
     carried = {k: v for k, v in (headers or {}).items() if k != DELIVERY_COUNT_HEADER}  # the copy is new to the broker

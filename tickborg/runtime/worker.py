@@ -22,7 +22,8 @@ import attrs
 
 from tickborg.errors import DecodeError
 from tickborg.logsetup import get_logger
-from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue
+from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
+from tickborg.runtime.retry import MAX_ATTEMPTS, gave_up
 
 J = TypeVar("J")
 Send = Callable[[Action], None]
@@ -80,6 +81,12 @@ class SimpleWorker(Generic[J]):
         a worker that stores what it handles makes that durable here. Raising leaves
         those deliveries to the broker, which hands them out again."""
 
+    def on_dead_letter(self, job: J, reason: str) -> list[Publish]:
+        """The job's verdict sends its delivery to the dead-letter queue (its retries are
+        over, or it is rejected for good): what ends what the job began, such as its
+        check run or commit status, published before. Runs where `handle` ran."""
+        return []
+
 
 class NotifyWorker(Generic[J]):
     name: str = "worker"
@@ -97,6 +104,10 @@ class NotifyWorker(Generic[J]):
 
     def before_ack(self) -> None:
         """As SimpleWorker.before_ack."""
+
+    def on_dead_letter(self, job: J, reason: str) -> list[Publish]:
+        """As SimpleWorker.on_dead_letter."""
+        return []
 
 
 AnyWorker = SimpleWorker[Any] | NotifyWorker[Any]
@@ -127,16 +138,47 @@ def ensure_verdict(actions: list[Action]) -> list[Action]:
     return actions
 
 
-def run_simple(worker: SimpleWorker[Any], job: Any) -> list[Action]:
-    """handle(job), with an escaping exception turned into NackRequeue."""
+@attrs.frozen
+class Attempt:
+    """Which try at its message a delivery is, of how many the runtime allows."""
+
+    number: int = 1
+    allowed: int = MAX_ATTEMPTS
+
+    def dead_reason(self, verdict: Action) -> str | None:
+        """Why `verdict` sends the delivery to its dead-letter queue; None when it does not."""
+        if isinstance(verdict, NackDump):
+            return verdict.reason
+        if isinstance(verdict, NackRequeue) and self.number >= self.allowed:
+            return gave_up(self.number, verdict.reason)
+        return None
+
+
+def dead_end(worker: AnyWorker, job: Any, verdict: Action, attempt: Attempt) -> list[Action]:
+    """What the worker publishes before `verdict` when the verdict dead-letters the job."""
+    reason = attempt.dead_reason(verdict)
+    if reason is None:
+        return []
+    try:
+        return list(worker.on_dead_letter(job, reason))
+    except Exception:  # noqa: BLE001 - the dead letter itself must still happen
+        get_logger(__name__).exception("could not end what a dead-lettered job began", reason=reason)
+        return []
+
+
+def run_simple(worker: SimpleWorker[Any], job: Any, attempt: Attempt = Attempt()) -> list[Action]:
+    """handle(job), with an escaping exception turned into NackRequeue, and what ends a dead-lettered job."""
     try:
         actions = list(worker.handle(job))
     except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
-        return [_crashed(exc)]
-    return ensure_verdict(actions)
+        actions = [_crashed(exc)]
+    actions = ensure_verdict(actions)
+    return [*actions[:-1], *dead_end(worker, job, actions[-1], attempt), actions[-1]]
 
 
-def run_notify(worker: NotifyWorker[Any], job: Any, send: Send, cancelled: threading.Event | None = None) -> None:
+def run_notify(
+    worker: NotifyWorker[Any], job: Any, send: Send, cancelled: threading.Event | None = None, attempt: Attempt = Attempt()
+) -> None:
     """handle(job, notify), guaranteeing `send` sees exactly one verdict, last."""
     verdicts: list[Action] = []
 
@@ -146,6 +188,8 @@ def run_notify(worker: NotifyWorker[Any], job: Any, send: Send, cancelled: threa
             return
         if is_verdict(action):
             verdicts.append(action)
+            for ending in dead_end(worker, job, action, attempt):
+                send(ending)
         send(action)
 
     notify = Notify(guarded, cancelled or threading.Event())
@@ -159,7 +203,7 @@ def run_notify(worker: NotifyWorker[Any], job: Any, send: Send, cancelled: threa
         guarded(NackRequeue("worker bug: handle ended without a verdict"))
 
 
-def decide(worker: SimpleWorker[Any], delivery: Delivery) -> list[Action]:
+def decide(worker: SimpleWorker[Any], delivery: Delivery, allowed: int = MAX_ATTEMPTS) -> list[Action]:
     """The whole pure pipeline of a simple worker for one delivery."""
     job, dumped = decode_or_dump(worker, delivery)
-    return dumped or run_simple(worker, job)
+    return dumped or run_simple(worker, job, Attempt(delivery.attempt, allowed))
