@@ -100,7 +100,7 @@ def test_a_failing_fetch_is_retried_until_the_delivery_limit(rabbitmq_config: Ra
         # Its check run ends: a result, failed with the reason, for the status reporter.
         (result,) = read_all(broker, BUILD_RESULTS_QUEUE)
         assert result["request_id"] == job.request_id and result["attempted_attrs"] == ["hello"]
-        assert result["status"]["UnexpectedError"]["err"].startswith("the build was given up: gave up after 2 attempts: ")
+        assert result["status"]["UnexpectedError"]["err"].startswith("the build ended: gave up after 2 attempts: ")
 
 
 def test_a_log_the_broker_refuses_retries_the_job(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:

@@ -204,7 +204,7 @@ def test_the_last_attempt_ends_the_status_before_the_dead_letter(scene: Scene, r
     assert isinstance(verdict, NackRequeue)  # the runtime dead-letters it: its last attempt
     context, state, description = scene.statuses(head)[-1]
     assert (context, state) == ("tickborg-eval", "error")
-    assert description.startswith("Evaluation given up: gave up after 3 attempts: git fetch failed")
+    assert description.startswith("Evaluation ended: gave up after 3 attempts: git fetch failed")
     # An earlier attempt leaves it pending, to be retried.
     decide(rebuilder, attrs.evolve(delivery, attempt=2), allowed=3)
     assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")

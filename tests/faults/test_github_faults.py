@@ -59,9 +59,10 @@ def test_bursts_of_server_errors_are_retried_and_a_commit_github_always_fails_is
     assert got[0].startswith(f"dead: {EVALUATION_JOBS}: gave up after {limit} attempts: POST ")
     assert f"/statuses/{doomed.head}: 500 Server Error" in got[0]
     calls = fleet.ledger.calls()
-    assert calls.by_status.get(502) == 5 and calls.by_status.get(500) == 5 + limit
-    # One refused call per attempt of the doomed evaluation; the bursts spread over the others.
-    assert calls.refused_per_webhook[lost.label] == limit
+    # One refused call per attempt of the doomed evaluation, and its last status (the one
+    # giving it up, tried once); the bursts spread over the others.
+    assert calls.by_status.get(502) == 5 and calls.by_status.get(500) == 5 + limit + 1
+    assert calls.refused_per_webhook[lost.label] == limit + 1
     assert sum(calls.refused_per_webhook.get(w.label, 0) for w in fine) == 10
     assert [d.queue for d in fleet.ledger.dead_letters()] == [EVALUATION_JOBS]
 

@@ -178,7 +178,7 @@ class Builder(NotifyWorker[Assignment]):
         the result ends its check run, failed with the reason, instead of leaving it open."""
         attempt = self._attempt_at(job)
         # To the status reporter only: the log collector never saw this attempt start.
-        return [Publish(*attempt.statusreport, self._result(attempt, UnexpectedError(f"the build was given up: {reason}"), ()))]
+        return [Publish(*attempt.statusreport, self._result(attempt, UnexpectedError(f"the build ended: {reason}"), ()))]
 
     def _attempt_at(self, assignment: Assignment) -> _Attempt:
         """A new attempt: the job's projects this builder knows, and those it does not, skipped."""

@@ -142,7 +142,7 @@ class Evaluator:
         repo, sha = job.repo.full_name, job.pr.head_sha
         try:
             contexts = [s.context for s in self.github.list_statuses(repo, sha)]
-            CommitStatus(repo, sha, status_context(contexts)).set(self.github, "error", f"Evaluation given up: {reason}")
+            CommitStatus(repo, sha, status_context(contexts)).set(self.github, "error", f"Evaluation ended: {reason}")
         except CommitStatusError as exc:
             log.error("could not end the status of an evaluation given up", error=exc.message, reason=reason)
 
