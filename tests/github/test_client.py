@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -12,6 +13,7 @@ from tickborg.github.bodies import CHECK_RUN_TEXT_LIMIT, CheckRunFields, CheckRu
 from tickborg.github.client import GitHubClient
 from tickborg.github.errors import Error, MissingSha
 from tickborg.github.status import CommitStatus
+from tickborg.runtime.abandon import Abandoned, working_for
 
 SHA = "c" * 40
 
@@ -193,3 +195,20 @@ def test_writes_are_paced_reads_are_not(timed_fake, client_for, clock):
     for _ in range(5):
         client.list_statuses(TEST_REPO, "a" * 40)
     assert clock() == pytest.approx(start + 1.0)
+
+
+def test_a_job_the_runtime_gave_up_writes_nothing_more(github_client, repo):
+    """An abandoned job's thread (its redelivered copy runs elsewhere) may still read, but not write."""
+    cancelled = threading.Event()
+    with working_for(cancelled):
+        github_client.create_status(TEST_REPO, SHA, "pending", "tickborg-eval", "Starting")
+        cancelled.set()
+        with pytest.raises(Abandoned, match="POST .*/statuses/"):
+            github_client.create_status(TEST_REPO, SHA, "pending", "tickborg-eval", "Cloning project")
+        with pytest.raises(Abandoned):
+            github_client.add_labels(TEST_REPO, 12, ("x86_64-linux",))
+        assert github_client.get_issue(TEST_REPO, 12).number == 12
+    # Outside the job's thread context nothing is given up.
+    github_client.create_status(TEST_REPO, SHA, "success", "tickborg-eval", "done")
+    assert [s["description"] for s in repo.state.statuses(TEST_REPO, SHA)] == ["Starting", "done"]
+    assert repo.state.labels(TEST_REPO, 12) == ["scope: ci"]

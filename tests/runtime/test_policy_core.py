@@ -23,7 +23,8 @@ from tickborg.runtime.retry import (
     plan_dump,
     plan_retry,
 )
-from tickborg.runtime.worker import Delivery, decide, ensure_verdict, run_notify
+from tickborg.runtime.abandon import Abandoned
+from tickborg.runtime.worker import Attempt, Delivery, SimpleWorker, decide, ensure_verdict, run_notify, run_simple
 from tickborg.topology import DEAD_LETTER, RETRY_DELAYS, RETRY_HEADER, retry_queue
 
 NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.timezone.utc)
@@ -69,6 +70,27 @@ def test_notify_worker_that_raises_gets_a_requeue() -> None:
     seen: list[Action] = []
     run_notify(StreamingWorker(), {}, seen.append)  # job["id"] raises KeyError
     assert len(seen) == 1 and isinstance(seen[0], NackRequeue)
+
+
+class GivenUpWorker(SimpleWorker[str]):
+    """Its write finds the job abandoned; its dead-letter ending would write too."""
+
+    def __init__(self) -> None:
+        self.endings: list[str] = []
+
+    def handle(self, job: str) -> list[Action]:
+        raise Abandoned("POST /statuses")
+
+    def on_dead_letter(self, job: str, reason: str) -> list[Publish]:
+        self.endings.append(reason)
+        return [Publish("", "out", b"ending")]
+
+
+def test_an_abandoned_simple_job_stops_with_nothing_to_end() -> None:
+    worker = GivenUpWorker()
+    [action] = run_simple(worker, "job", Attempt(number=5, allowed=5))  # its last attempt, too
+    assert isinstance(action, NackRequeue) and "abandoned before POST /statuses" in action.reason
+    assert worker.endings == []  # the runtime takes none of it; the copy ends what it began
 
 
 def test_attempt_counter_and_routing_key_headers() -> None:

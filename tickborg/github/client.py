@@ -39,6 +39,7 @@ from tickborg.github.pacer import WritePacer
 from tickborg.github.transport import Clock, Transport, repo_path
 from tickborg.logsetup import get_logger
 from tickborg.messages import Event
+from tickborg.runtime.abandon import stop_if_abandoned
 from tickborg.stats.emit import Emit, discard
 
 log = get_logger(__name__)
@@ -111,7 +112,7 @@ class GitHubClient:
     ) -> requests.Response:
         installation = self._auth.installation_for(repo)
         if method in WRITE_METHODS:
-            self._pacer.wait()
+            self._before_write(method, url)
         token = self._auth.token_for(installation)
         try:
             return self._transport.send(method, url, f"Bearer {token}", json, params)
@@ -127,8 +128,13 @@ class GitHubClient:
     ) -> requests.Response:
         """A call on the App's own endpoints, authenticated with the App JWT (no installation)."""
         if method in WRITE_METHODS:
-            self._pacer.wait()
+            self._before_write(method, url)
         return self._transport.send(method, url, f"Bearer {self._auth.app_jwt()}", params=params)
+
+    def _before_write(self, method: str, url: str) -> None:
+        self._pacer.wait()
+        # After the wait, which can be long: a job given up meanwhile writes nothing more.
+        stop_if_abandoned(f"{method} {url}")
 
     def _request(
         self,

@@ -43,6 +43,7 @@ from tickborg.broker import CONNECTION_ERRORS, TopologyMismatch, connect, copy_p
 from tickborg.config import RabbitMQConfig
 from tickborg.logsetup import get_logger
 from tickborg.messages import Event
+from tickborg.runtime.abandon import working_for
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 from tickborg.runtime.retry import (
     Republish,
@@ -332,7 +333,7 @@ class Runner:
 
         try:
             job, dumped = self._decode(received)
-            with structlog.contextvars.bound_contextvars(**received.context):
+            with structlog.contextvars.bound_contextvars(**received.context), working_for(received.cancelled):
                 if dumped:
                     send(dumped, False)
                 elif isinstance(self.worker, NotifyWorker):

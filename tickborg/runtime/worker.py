@@ -22,6 +22,7 @@ import attrs
 
 from tickborg.errors import DecodeError
 from tickborg.logsetup import get_logger
+from tickborg.runtime.abandon import Abandoned
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 from tickborg.runtime.retry import MAX_ATTEMPTS, gave_up
 
@@ -130,6 +131,11 @@ def _crashed(exc: Exception) -> NackRequeue:
     return NackRequeue(f"{type(exc).__name__}: {exc}")
 
 
+def _stopped(exc: Abandoned) -> NackRequeue:
+    get_logger(__name__).info("job given up by the runtime; stopped before writing", write=str(exc))
+    return NackRequeue(f"abandoned before {exc}")
+
+
 def ensure_verdict(actions: list[Action]) -> list[Action]:
     """Exactly one verdict, last: anything else is a worker bug, retried."""
     verdicts = [a for a in actions if is_verdict(a)]
@@ -170,6 +176,9 @@ def run_simple(worker: SimpleWorker[Any], job: Any, attempt: Attempt = Attempt()
     """handle(job), with an escaping exception turned into NackRequeue, and what ends a dead-lettered job."""
     try:
         actions = list(worker.handle(job))
+    except Abandoned as exc:
+        # Nothing more to end: the runtime takes no verdict of an abandoned job.
+        return [_stopped(exc)]
     except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
         actions = [_crashed(exc)]
     actions = ensure_verdict(actions)
@@ -195,6 +204,8 @@ def run_notify(
     notify = Notify(guarded, cancelled or threading.Event())
     try:
         worker.handle(job, notify)
+    except Abandoned as exc:
+        _stopped(exc)
     except Exception as exc:  # noqa: BLE001 - a handler bug must not kill the process
         if not verdicts:
             guarded(_crashed(exc))
