@@ -23,6 +23,7 @@ from tickborg.config import Config, RabbitMQConfig, Secret
 from tickborg.runtime.actions import Ack, Publish
 from tickborg.runtime.retry import DEAD_REASON_HEADER
 from tickborg.runtime.worker import Notify, NotifyWorker
+from tickborg.topology import Queue, Topology, failure_paths, work_queue
 
 DELIVERY_LIMIT = 3
 
@@ -220,3 +221,30 @@ def test_a_stop_applies_verdicts_already_handed_over(private_node: rabbit.Privat
                 private_node.ctl("set_vm_memory_high_watermark", "0.4")
         assert broker.count("in") == 0, "a finished job was handed back to run again"
         assert [json.loads(body)["id"] for body in drain(broker, "out")] == ["finished"]
+
+
+def two_queue_topology(config: Config) -> Topology:
+    """Work queues `in` and `in2` (as a builder consumes one queue per system) and `out`."""
+    rabbit = config.rabbitmq
+    inbound = [work_queue(name, rabbit.legacy_queues, rabbit.delivery_limit) for name in ("in", "in2")]
+    failures = failure_paths(inbound, rabbit.legacy_queues)
+    return Topology(failures.exchanges, (*inbound, Queue("out", is_work_queue=False), *failures.queues), failures.bindings)
+
+
+def test_a_lost_channel_of_one_queue_leaves_the_other_queues_jobs_running(config: Config, broker: Broker) -> None:
+    """A nacked publish closes its consuming channel: only that queue's delivery goes back."""
+    worker = StreamingWorker()
+    with RunningWorker(worker, config, queues=("in", "in2"), topology=two_queue_topology(config)) as running:
+        exchange = full_exchange(broker)
+        broker.send("in", {"id": "long", "do": "stream", "seconds": 4})
+        wait_for(lambda: worker.calls == ["long"], 10, "the long job started")
+        broker.send("in2", {"id": "poison", "do": "stream", "to": [[exchange, "rk"]]})
+        props, body = broker.get("in2.dead", timeout=40)
+        wait_for(lambda: running.runner.in_flight == 0, 10, "the long job settled")
+        reconnects, lost_channels = running.runner.reconnects, running.runner.lost_channels
+    assert json.loads(body)["id"] == "poison"
+    assert "the broker nacked a publish" in props.headers[DEAD_REASON_HEADER]
+    # The other queue's job ran once, to its end, on the same connection.
+    assert worker.cancelled == [] and worker.calls.count("long") == 1
+    assert reconnects == 0 and lost_channels == DELIVERY_LIMIT - 1  # the last attempt is settled, not run
+    assert ids(broker, "out") == ["long"]

@@ -97,8 +97,7 @@ class _Received:
 
 
 class _ConsumerLost(Exception):
-    """The broker closed a consuming channel or cancelled its consumer (e.g. the
-    queue was deleted, or a delivery outlived the consumer timeout)."""
+    """A lost consuming channel's queue cannot be consumed again on this connection."""
 
 
 # Failures that a new connection fixes.
@@ -136,6 +135,7 @@ class Runner:
         self._connected = threading.Event()
         self._consumed = False  # whether the current connection got as far as consuming
         self.reconnects = 0
+        self.lost_channels = 0  # consuming channels lost and opened again on the same connection
         self._generation = 0
         self._connection: pika.BlockingConnection | None = None
         # Deliveries handled in job threads; touched only on the connection's thread.
@@ -202,21 +202,16 @@ class Runner:
             setup = connection.channel()
             declare(setup, self.topology)
             setup.close()
-            consumers = []
-            for queue in self.queues:
-                channel = connection.channel()
-                channel.confirm_delivery()
-                channel.basic_qos(prefetch_count=self.prefetch)
-                tag = channel.basic_consume(queue, self._on_message_for(queue), auto_ack=False)
-                consumers.append((channel, tag))
+            consumers = [self._consume(connection, queue) for queue in self.queues]
             self._connected.set()
             self._consumed = True
             self.log.info("consuming", queues=list(self.queues), prefetch=self.prefetch)
             while not self._stop.is_set():
                 connection.process_data_events(time_limit=POLL_SECONDS)
                 self._send_acks()
-                if any(not channel.is_open or tag not in channel.consumer_tags for channel, tag in consumers):
-                    raise _ConsumerLost("the broker closed a channel or cancelled a consumer")
+                for index, (channel, tag) in enumerate(consumers):
+                    if not channel.is_open or tag not in channel.consumer_tags:
+                        consumers[index] = self._reconsume(connection, self.queues[index], channel)
             self._drain(connection, consumers)
         finally:
             self._connected.clear()
@@ -228,6 +223,31 @@ class Runner:
                 except RECONNECTABLE:
                     pass
             self._acks_due, self._acks_count = {}, 0  # tags of this connection's channels
+
+    def _consume(self, connection: pika.BlockingConnection, queue: str) -> tuple[BlockingChannel, str]:
+        """A channel of its own for `queue`: one queue's trouble closes only its channel."""
+        channel = connection.channel()
+        channel.confirm_delivery()
+        channel.basic_qos(prefetch_count=self.prefetch)
+        return channel, channel.basic_consume(queue, self._on_message_for(queue), auto_ack=False)
+
+    def _reconsume(self, connection: pika.BlockingConnection, queue: str, lost: BlockingChannel) -> tuple[BlockingChannel, str]:
+        """One consuming channel closed (a nacked publish closes it on purpose) or its
+        consumer cancelled: only its jobs go back to the broker, on a new channel; the
+        other queues' jobs (a builder's other systems) run on. A queue that cannot be
+        consumed again (deleted) raises, and the whole session starts over."""
+        self.lost_channels += 1
+        self.log.warning("a consuming channel was lost; consuming its queue again", queue=queue)
+        abandoned = [received for received in self._inflight if received.channel is lost]
+        for received in abandoned:
+            received.cancelled.set()
+            self._inflight.remove(received)
+        self._acks_due.pop(lost, None)
+        if lost.is_open:
+            lost.close()  # a cancelled consumer: its unacked deliveries go back with the channel
+        if not connection.is_open:
+            raise _ConsumerLost(f"the connection closed with the channel of {queue!r}")
+        return self._consume(connection, queue)
 
     def _drain(self, connection: pika.BlockingConnection, consumers: list[tuple[BlockingChannel, str]]) -> None:
         """SIGTERM: take nothing new, let the current job finish or hand it back."""
