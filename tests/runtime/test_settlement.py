@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import attrs
 import pytest
@@ -248,3 +248,36 @@ def test_a_lost_channel_of_one_queue_leaves_the_other_queues_jobs_running(config
     assert worker.cancelled == [] and worker.calls.count("long") == 1
     assert reconnects == 0 and lost_channels == DELIVERY_LIMIT - 1  # the last attempt is settled, not run
     assert ids(broker, "out") == ["long"]
+
+
+def test_a_message_that_keeps_killing_its_consumer_ends_in_the_dead_letter_queue(
+    config: Config, rabbitmq_config: RabbitMQConfig
+) -> None:
+    """Each run of it loses the connection: on a classic queue too (where the broker only
+    says `redelivered`), its attempts grow until it is dead-lettered, not redelivered for ever."""
+    worker = EndingWorker(long_running=True)
+    with RunningWorker(worker, config) as running:
+        with Broker(config.rabbitmq) as broker:
+            broker.send("in", {"id": "killer", "do": "sleep", "seconds": 30})
+        for run in range(1, DELIVERY_LIMIT + 1):
+            wait_for(lambda: len(worker.calls) == run, 20, f"run {run}")
+            close_connections(rabbitmq_config.virtualhost)
+        with Broker(config.rabbitmq) as broker:
+            props, body = broker.get("in.dead", timeout=20)
+            time.sleep(1.0)
+            assert broker.count("in") == 0
+            # What the job began is ended, though the runtime decided the dead letter unrun.
+            endings = [json.loads(b) for b in drain(broker, "out")]
+        assert running.runner.reconnects == DELIVERY_LIMIT
+    assert json.loads(body)["id"] == "killer"
+    reason = props.headers[DEAD_REASON_HEADER]
+    assert f"gave up after {DELIVERY_LIMIT} attempts" in reason and "redelivered unsettled" in reason
+    assert len(worker.calls) == DELIVERY_LIMIT
+    assert endings == [{"ended": "killer", "reason": reason}]
+
+
+class EndingWorker(ScriptedWorker):
+    """Publishes what ends a dead-lettered job to `out`, as the reporter's workers end runs."""
+
+    def on_dead_letter(self, job: dict[str, Any], reason: str) -> list[Publish]:
+        return [Publish("", "out", json.dumps({"ended": job["id"], "reason": reason}).encode())]

@@ -46,16 +46,27 @@ from tickborg.messages import Event
 from tickborg.runtime.abandon import working_for
 from tickborg.runtime.actions import Ack, Action, NackDump, NackRequeue, Publish
 from tickborg.runtime.retry import (
+    DELIVERY_COUNT_HEADER,
     Republish,
     RetryPolicy,
     attempt_of,
     broker_redeliveries,
+    gave_up,
     original_routing_key,
     plan_dump,
     plan_retry,
 )
 from tickborg.runtime.unsettled import Unsettled, fingerprint
-from tickborg.runtime.worker import AnyWorker, Attempt, Delivery, NotifyWorker, decode_or_dump, run_notify, run_simple
+from tickborg.runtime.worker import (
+    AnyWorker,
+    Attempt,
+    Delivery,
+    NotifyWorker,
+    dead_end,
+    decode_or_dump,
+    run_notify,
+    run_simple,
+)
 from tickborg.stats.emit import Emit, discard
 from tickborg.topology import Topology
 
@@ -68,6 +79,7 @@ JOB_RECEIVED = Event.of("job-received")
 DECODE_SUCCESS = Event.of("job-decode-success")
 DECODE_FAILURE = Event.of("job-decode-failure")
 RECONNECT_CAP_SECONDS = 30.0
+UNSETTLED_REDELIVERY = "redelivered unsettled: its consumer stopped or lost its connection while handling it"
 
 
 @attrs.define(eq=False)  # identity: two deliveries are never "equal"
@@ -298,12 +310,15 @@ class Runner:
             context = {"worker": self.worker.name, "identity": self.identity, "queue": queue, "delivery_tag": method.delivery_tag}
             received = _Received(channel, method.delivery_tag, props, delivery, self._generation, context, redeliveries)
             self.events(JOB_RECEIVED)
-            owed = self._unsettled.take(received.fingerprint) if method.redelivered else None
-            if owed is not None:
-                with structlog.contextvars.bound_contextvars(**received.context):
-                    self.log.warning("settling a redelivery with the verdict its channel died before taking")
-                    self._settle(received, owed)
-                return
+            if method.redelivered:
+                owed = self._unsettled.take(received.fingerprint)
+                verdict = owed or self._unsettled_redelivery(received, headers)
+                if verdict is not None:
+                    with structlog.contextvars.bound_contextvars(**received.context):
+                        if owed is not None:
+                            self.log.warning("settling a redelivery with the verdict its channel died before taking")
+                        self._settle_unrun(received, verdict)
+                    return
             if not self.worker.long_running:
                 job, dumped = self._decode(received)
                 with structlog.contextvars.bound_contextvars(**received.context):
@@ -314,6 +329,30 @@ class Runner:
             threading.Thread(target=self._run_job, args=(received,), name=f"{self.worker.name}-job", daemon=True).start()
 
         return on_message
+
+    def _unsettled_redelivery(self, received: _Received, headers: dict[str, Any]) -> Action | None:
+        """The verdict on a redelivery that no run of ours settled (its consumer died, or
+        lost its connection), or None when it may run. A quorum queue counts such
+        returns, and past the attempts allowed the message is dead-lettered unrun. A
+        classic queue only says `redelivered`: the return becomes a retry of the attempt
+        its header names, so the count grows there too and the message cannot loop."""
+        if DELIVERY_COUNT_HEADER not in headers:
+            received.redeliveries = 0  # the attempt that ended unsettled is the one the header names
+            return NackRequeue(UNSETTLED_REDELIVERY)
+        if received.delivery.attempt > self.policy.max_attempts:
+            return NackDump(gave_up(received.delivery.attempt - 1, UNSETTLED_REDELIVERY))
+        return None
+
+    def _settle_unrun(self, received: _Received, verdict: Action) -> None:
+        """Settle a delivery without running its job; one that is dead-lettered so still
+        gets what ends what the job began (the worker's `on_dead_letter`)."""
+        attempt = Attempt(attempt_of(received.props.headers, received.redeliveries), self.policy.max_attempts)
+        endings: list[Action] = []
+        if attempt.dead_reason(verdict) is not None:
+            job, dumped = decode_or_dump(self.worker, received.delivery)
+            if not dumped:
+                endings = dead_end(self.worker, job, verdict, attempt)
+        self._apply(received, [*endings, verdict])
 
     def _decode(self, received: _Received) -> tuple[Any, list[Action]]:
         job, dumped = decode_or_dump(self.worker, received.delivery)

@@ -7,7 +7,8 @@ acks the original. After `max_attempts` the message goes to `{queue}.dead`.
 
 Attempts count the broker's redeliveries too (a consumer that crashed, or a
 channel the job's own publish closed), so a message that keeps killing its
-consumer also ends in `{queue}.dead`, on classic queues as on quorum ones.
+consumer also ends in `{queue}.dead`, on classic queues as on quorum ones (where
+the runtime turns a bare `redelivered` into a retry, so the counter grows).
 """
 
 from __future__ import annotations
