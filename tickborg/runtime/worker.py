@@ -85,7 +85,9 @@ class SimpleWorker(Generic[J]):
     def on_dead_letter(self, job: J, reason: str) -> list[Publish]:
         """The job's verdict sends its delivery to the dead-letter queue (its retries are
         over, or it is rejected for good): what ends what the job began, such as its
-        check run or commit status, published before. Runs where `handle` ran."""
+        check run or commit status, published before. Runs where `handle` ran, or, for a
+        dead letter the runtime decides without running the job (a redelivery past its
+        attempts), on the connection's thread: keep it short."""
         return []
 
 
