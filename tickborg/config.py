@@ -125,6 +125,8 @@ class GitHubAppConfig:
     timeout_seconds: float = 30.0
     writes_per_second: float = 1.0
     write_burst: int = 5
+    # A pending step of an evaluation is shown only once it lasts this long.
+    progress_status_delay_seconds: float = 2.0
 
 
 @attrs.frozen
@@ -472,6 +474,7 @@ def _parse_github_app(s: _Section) -> GitHubAppConfig:
         timeout_seconds=s.number("timeout_seconds", 30.0),
         writes_per_second=s.number("writes_per_second", 1.0),
         write_burst=s.int("write_burst", 5, minimum=1),
+        progress_status_delay_seconds=s.number("progress_status_delay_seconds", 2.0),
     )
 
 

@@ -25,7 +25,7 @@ def test_a_pull_request_gets_its_eval_status_labels_and_completed_check_runs(flo
     assert runs["libfoo on x86_64-linux"]["conclusion"] == "success"
     assert runs["libfoo on x86_64-linux"]["details_url"] == f"http://logs.example/?key={TEST_REPO}.{PR}"
     states = flow.eval_states(head)
-    assert states[0] == "pending" and states[-1] == "success", states
+    assert states == ["success"], states  # a quick evaluation writes its outcome alone
     assert "project: libfoo" in flow.fake.state.labels(TEST_REPO, PR)
     # The run moved queued → in_progress → completed, never backwards.
     assert flow.run_moves() == ["queued", "in_progress", "completed"]

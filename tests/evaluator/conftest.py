@@ -23,4 +23,5 @@ def scene(tmp_path: Path, fake_github: FakeGitHub) -> Scene:
 @pytest.fixture
 def rebuilder(tmp_path: Path, github_client: GitHubClient) -> MassRebuilder:
     checkouts = Checkouts(tmp_path / "checkouts", git_timeout_seconds=60)
-    return MassRebuilder(Evaluator(evaluator_config(), github_client, checkouts))
+    # Every step written as it begins: the tests read the whole sequence.
+    return MassRebuilder(Evaluator(evaluator_config(), github_client, checkouts, progress_delay=0))

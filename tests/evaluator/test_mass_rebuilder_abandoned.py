@@ -42,7 +42,8 @@ def test_an_abandoned_evaluation_writes_nothing_beside_its_redelivered_copy(
 ) -> None:
     config = parse_config(base_config_data(rabbitmq_config, projects=PROJECTS))
     declare_fleet(config)
-    rebuilder = MassRebuilder(Evaluator(config, github_client, Checkouts(tmp_path / "checkouts", git_timeout_seconds=60)))
+    checkouts = Checkouts(tmp_path / "checkouts", git_timeout_seconds=60)
+    rebuilder = MassRebuilder(Evaluator(config, github_client, checkouts, progress_delay=0))  # every step written
     head = scene.open_pr(PR, {"libbar/bar.c": "int bar2;\n"})
     # The first run's first status write is answered only after HELD_SECONDS.
     scene.fake.faults.add(delay(HELD_SECONDS), "POST", f"/repos/{TEST_REPO}/statuses/.*", times=1)

@@ -25,8 +25,9 @@ from tickborg.fakegithub.keys import AppKeyPair
 LIBFOO_RUN = f"libfoo on {SYSTEM}"
 FIRST_PR = 101
 # Many PRs' status and check-run writes: the client's write pace (1/s, made to
-# keep real GitHub's secondary limits away) would only make the tests wait.
-FAST_WRITES: Mapping[str, Any] = {"writes_per_second": 0.0}
+# keep real GitHub's secondary limits away) would only make the tests wait. Every
+# evaluation step written as it begins: the faults land on each of those writes.
+FAST_WRITES: Mapping[str, Any] = {"writes_per_second": 0.0, "progress_status_delay_seconds": 0.0}
 
 
 @attrs.frozen

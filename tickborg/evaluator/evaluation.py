@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 import time
 
+import attrs
+
 from tickborg.checkout import Checkouts, GitError, MergeConflict, MissingCommit, Workdir
-from tickborg.config import Config
+from tickborg.config import Config, GitHubAppConfig
 from tickborg.evaluator.labels import Evaluation, evaluate_changes
 from tickborg.evaluator.policy import GITHUB_FAILURES, Case
+from tickborg.evaluator.progress import ProgressStatus
 from tickborg.filters.jobs import schedule_build
 from tickborg.filters.policy import Decision
 from tickborg.github.client import GitHubClient
@@ -41,11 +44,22 @@ def status_context(existing: list[str]) -> str:
 
 
 class Evaluator:
-    def __init__(self, config: Config, github: GitHubClient, checkouts: Checkouts, events: Emit = discard) -> None:
+    def __init__(
+        self,
+        config: Config,
+        github: GitHubClient,
+        checkouts: Checkouts,
+        events: Emit = discard,
+        progress_delay: float | None = None,
+    ) -> None:
         self.config = config
         self.github = github
         self.checkouts = checkouts
         self.events = events
+        if progress_delay is None:
+            default = attrs.fields(GitHubAppConfig).progress_status_delay_seconds.default
+            progress_delay = config.github_app.progress_status_delay_seconds if config.github_app else default
+        self.progress_delay = progress_delay
 
     def decide(self, job: EvaluationJob) -> Decision[Case]:
         repo = job.repo.full_name
@@ -72,68 +86,72 @@ class Evaluator:
             self.events(Event.of("issue-already-closed"))
             return Decision(Case.PR_CLOSED, reason=f"state {issue.state}")
         contexts = [s.context for s in self.github.list_statuses(repo, job.pr.head_sha)]
-        status = CommitStatus(repo, job.pr.head_sha, status_context(contexts)).set(self.github, "pending", "Starting")
-        branch = job.pr.target_branch or self.github.get_pull_request(repo, number).base_ref
-        started = time.monotonic()
-        decision = self._merged(job, branch, issue, status)
+        status = ProgressStatus(self.github, CommitStatus(repo, job.pr.head_sha, status_context(contexts)), self.progress_delay)
+        try:
+            status.step("Starting")
+            branch = job.pr.target_branch or self.github.get_pull_request(repo, number).base_ref
+            started = time.monotonic()
+            decision = self._merged(job, branch, issue, status)
+        finally:
+            status.stop()
         # An evaluation that reached its verdict; one cut short by GitHub is retried, and counted then.
         # Whole seconds, as tickborg's `u64` field has it.
         self.events(Event.of("evaluation-duration", branch, round(time.monotonic() - started)))
         self.events(Event.of("evaluation-duration-count", branch))
         return decision
 
-    def _merged(self, job: EvaluationJob, branch: str, issue: Issue, status: CommitStatus) -> Decision[Case]:
+    def _merged(self, job: EvaluationJob, branch: str, issue: Issue, status: ProgressStatus) -> Decision[Case]:
         """Merge, inspect and schedule: the evaluation proper, once the PR is known to be open."""
         repo, number = job.repo.full_name, job.pr.number
         try:
-            status, evaluation = self._inspect(job, branch, issue, status)
+            evaluation = self._inspect(job, branch, issue, status)
         except MissingCommit as exc:
-            status.set(self.github, "error", f"The PR's head {job.pr.head_sha} is gone (force-pushed?)")
+            status.finish("error", f"The PR's head {job.pr.head_sha} is gone (force-pushed?)")
             return Decision(Case.HEAD_MISSING, reason=str(exc))
         except MergeConflict as exc:
-            status.set(self.github, "failure", f"Failed to merge the PR into {branch}")
+            status.finish("failure", f"Failed to merge the PR into {branch}")
             return Decision(Case.MERGE_CONFLICT, reason=str(exc))
         except GitError as exc:
             if exc.retryable:
                 return Decision(Case.INTERNAL_ERROR, reason=str(exc))
-            status.set(self.github, "error", f"git refused: {exc}")
+            status.finish("error", f"git refused: {exc}")
             return Decision(Case.GIT_REFUSED, reason=str(exc))
         self.github.add_labels(repo, number, evaluation.labels)
         if INTERNAL_ERROR_LABEL in issue.labels:
             self.github.remove_label(repo, number, INTERNAL_ERROR_LABEL)
         return self._schedule(job, issue, evaluation, status)
 
-    def _inspect(self, job: EvaluationJob, branch: str, issue: Issue, status: CommitStatus) -> tuple[CommitStatus, Evaluation]:
+    def _inspect(self, job: EvaluationJob, branch: str, issue: Issue, status: ProgressStatus) -> Evaluation:
         """Merge the PR into its branch and see what it changes."""
-        status = status.set(self.github, "pending", "Cloning project")
+        status.step("Cloning project")
         with self.checkouts.workdir(job.repo) as workdir:
-            status = status.set(self.github, "pending", f"Checking out {branch}")
+            status.step(f"Checking out {branch}")
             base = workdir.checkout_branch(branch)
-            status = status.set(self.github, "pending", "Fetching PR")
+            status.step("Fetching PR")
             workdir.fetch_pr(job.pr.number)
             if not workdir.has_commit(job.pr.head_sha):
                 raise MissingCommit(f"{job.pr.head_sha} is not in refs/pull/{job.pr.number}/head")
-            status = status.set(self.github, "pending", "Merging PR")
+            status.step("Merging PR")
             workdir.merge(job.pr.head_sha)
-            status = status.set(self.github, "pending", "Evaluating")
-            return status, self._changes(workdir, base, job.pr.head_sha, issue.title)
+            status.step("Evaluating")
+            return self._changes(workdir, base, job.pr.head_sha, issue.title)
 
     def _changes(self, workdir: Workdir, base: str, head: str, title: str) -> Evaluation:
         files = workdir.changed_files(base, head)
         messages = workdir.commit_messages(base, head)
         return evaluate_changes(files, title, messages, self.config.projects)
 
-    def _schedule(self, job: EvaluationJob, issue: Issue, evaluation: Evaluation, status: CommitStatus) -> Decision[Case]:
+    def _schedule(self, job: EvaluationJob, issue: Issue, evaluation: Evaluation, status: ProgressStatus) -> Decision[Case]:
         if is_work_in_progress(issue.title):
-            status.set(self.github, "success", "Work in progress: no builds scheduled")
+            status.finish("success", "Work in progress: no builds scheduled")
             return Decision(Case.WORK_IN_PROGRESS, reason=issue.title)
         if not evaluation.projects:
-            status.set(self.github, "success", "No project changed: nothing to build")
+            status.finish("success", "No project changed: nothing to build")
             return Decision(Case.NOTHING_TO_BUILD, reason="no project touched")
         systems = self.config.systems_for(issue.user_login)
         build = BuildJob.for_pr(job.repo, job.pr, evaluation.projects)
         scheduled = f"{', '.join(evaluation.projects)} on {', '.join(systems)}"
-        status.set(self.github, "success", f"Scheduled builds of {scheduled}")
+        status.finish("success", f"Scheduled builds of {scheduled}")
         return Decision(Case.EVALUATED, schedule_build(build, systems), scheduled)
 
     def give_up(self, job: EvaluationJob, reason: str) -> None:
