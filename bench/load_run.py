@@ -73,6 +73,8 @@ SCALED = ("mass-rebuilder", "builder", "github-comment-poster")
 EXPECTED_RUN = monorepo.EXPECTED_RUNS[0]
 CHECK_RUNS = f"/repos/{monorepo.REPO}/check-runs"
 STATUSES = f"/repos/{monorepo.REPO}/statuses/"
+ISSUES = f"/repos/{monorepo.REPO}/issues/"
+WRITES = ("POST", "PATCH", "PUT", "DELETE")  # GitHub's content-creating requests
 FIRST_PR = 2  # the demo's own PR is #1
 POLL_SECONDS = 0.5
 
@@ -248,6 +250,66 @@ def timings(fake: FakeGitHub, sent: Mapping[str, Sent]) -> dict[str, Timing]:
     }
 
 
+@attrs.frozen
+class Writes:
+    """The content-creating requests the fake saw for one PR, by what they wrote."""
+
+    statuses: int
+    labels: int
+    check_runs: int
+
+    @property
+    def total(self) -> int:
+        return self.statuses + self.labels + self.check_runs
+
+
+def writes_per_pr(fake: FakeGitHub, prs: Sequence[PullRequest]) -> dict[int, Writes]:
+    """Every write request (answered or refused: each costs budget) put to its PR, by number."""
+    number_of = {pr.head_sha: pr.number for pr in prs}
+    sha_of_run = {run["id"]: run["head_sha"] for run in fake.state.check_runs(monorepo.REPO)}
+    counts = {pr.number: [0, 0, 0] for pr in prs}
+    for call in fake.calls:
+        if call.method not in WRITES:
+            continue
+        number, kind = None, None
+        if call.path.startswith(STATUSES):
+            number, kind = number_of.get(call.path.rsplit("/", 1)[1]), 0
+        elif call.path.startswith(ISSUES) and "/labels" in call.path:
+            number, kind = int(call.path[len(ISSUES):].split("/", 1)[0]), 1
+        elif call.path == CHECK_RUNS and isinstance(call.body, dict):
+            number, kind = number_of.get(call.body.get("head_sha", "")), 2
+        elif call.path.startswith(CHECK_RUNS + "/"):
+            number, kind = number_of.get(sha_of_run.get(int(call.path.rsplit("/", 1)[1]), "")), 2
+        if number in counts and kind is not None:
+            counts[number][kind] += 1
+    return {number: Writes(*c) for number, c in counts.items()}
+
+
+def write_rate(fake: FakeGitHub) -> tuple[int, float, int]:
+    """All writes the fleet made, their mean rate a second, and the most in any 60 s."""
+    times = sorted(call.at for call in fake.calls if call.method in WRITES)
+    if not times:
+        return 0, 0.0, 0
+    busiest, first = 0, 0
+    for last, at in enumerate(times):
+        while times[first] < at - 60:
+            first += 1
+        busiest = max(busiest, last - first + 1)
+    span = times[-1] - times[0]
+    return len(times), len(times) / span if span else float(len(times)), busiest
+
+
+def report_writes(fake: FakeGitHub, prs: Sequence[PullRequest]) -> None:
+    """Writes per PR (GitHub allows an App about 80 a minute, 500 an hour) and the fleet's rate."""
+    per_pr = list(writes_per_pr(fake, prs).values())
+    say("GitHub writes per PR:")
+    for what in ("statuses", "labels", "check_runs", "total"):
+        values = sorted(getattr(w, what) for w in per_pr)
+        say(f"  {what.replace('_', ' '):<10} p50 {percentile(values, 0.5):3d}   max {max(values):3d}")
+    total, rate, busiest = write_rate(fake)
+    say(f"the fleet's writes: {total} in all, {rate:.2f}/s on average, {busiest} in the busiest minute")
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -332,7 +394,9 @@ class LoadRun:
         self.wait_for(prs)
         found = timings(self.fake, sent)
         say(f"\n== load: {len(prs)} PRs {how}, {self.args.consumers} consumer(s) of {', '.join(SCALED)} ==")
-        return report_latencies(sent, found, time.time() - began)
+        completed = report_latencies(sent, found, time.time() - began)
+        report_writes(self.fake, prs)
+        return completed
 
     def soak(self, prs: Sequence[PullRequest]) -> bool:
         args = self.args
