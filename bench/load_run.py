@@ -45,6 +45,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Iterable, Mapping, Sequence
@@ -207,9 +208,14 @@ def completed_shas(fake: FakeGitHub) -> set[str]:
     return {r["head_sha"] for r in runs if r["name"] == EXPECTED_RUN and r["status"] == "completed"}
 
 
+def sha_of_run(fake: FakeGitHub) -> dict[int, str]:
+    """Each check run's commit, by run id (a PATCH names only the id)."""
+    return {run["id"]: run["head_sha"] for run in fake.state.check_runs(monorepo.REPO)}
+
+
 def timings(fake: FakeGitHub, sent: Mapping[str, Sent]) -> dict[str, Timing]:
     """Per head sha, each milestone's time after its webhook, from the fake's timed call record."""
-    sha_of_run = {run["id"]: run["head_sha"] for run in fake.state.check_runs(monorepo.REPO)}
+    sha_of = sha_of_run(fake)
     evaluating: dict[str, float] = {}
     evaluated: dict[str, float] = {}
     queued: dict[str, float] = {}
@@ -230,7 +236,7 @@ def timings(fake: FakeGitHub, sent: Mapping[str, Sent]) -> dict[str, Timing]:
                 run_done.setdefault((sha, body.get("name")), call.at)
         elif call.method == "PATCH" and call.path.startswith(CHECK_RUNS + "/") and call.status == 200 and completes:
             run_id = int(call.path.rsplit("/", 1)[1])
-            run_done.setdefault((sha_of_run.get(run_id, ""), run_id), call.at)
+            run_done.setdefault((sha_of.get(run_id, ""), run_id), call.at)
     done_at: dict[str, float] = {}
     for (sha, _), at in run_done.items():
         done_at[sha] = max(done_at.get(sha, at), at)
@@ -266,23 +272,20 @@ class Writes:
 def writes_per_pr(fake: FakeGitHub, prs: Sequence[PullRequest]) -> dict[int, Writes]:
     """Every write request (answered or refused: each costs budget) put to its PR, by number."""
     number_of = {pr.head_sha: pr.number for pr in prs}
-    sha_of_run = {run["id"]: run["head_sha"] for run in fake.state.check_runs(monorepo.REPO)}
-    counts = {pr.number: [0, 0, 0] for pr in prs}
+    sha_of = sha_of_run(fake)
+    counts: Counter[tuple[int | None, str]] = Counter()
     for call in fake.calls:
         if call.method not in WRITES:
             continue
-        number, kind = None, None
         if call.path.startswith(STATUSES):
-            number, kind = number_of.get(call.path.rsplit("/", 1)[1]), 0
+            counts[number_of.get(call.path.rsplit("/", 1)[1]), "statuses"] += 1
         elif call.path.startswith(ISSUES) and "/labels" in call.path:
-            number, kind = int(call.path[len(ISSUES):].split("/", 1)[0]), 1
+            counts[int(call.path[len(ISSUES):].split("/", 1)[0]), "labels"] += 1
         elif call.path == CHECK_RUNS and isinstance(call.body, dict):
-            number, kind = number_of.get(call.body.get("head_sha", "")), 2
+            counts[number_of.get(call.body.get("head_sha", "")), "check_runs"] += 1
         elif call.path.startswith(CHECK_RUNS + "/"):
-            number, kind = number_of.get(sha_of_run.get(int(call.path.rsplit("/", 1)[1]), "")), 2
-        if number in counts and kind is not None:
-            counts[number][kind] += 1
-    return {number: Writes(*c) for number, c in counts.items()}
+            counts[number_of.get(sha_of.get(int(call.path.rsplit("/", 1)[1]), "")), "check_runs"] += 1
+    return {pr.number: Writes(*(counts[pr.number, f.name] for f in attrs.fields(Writes))) for pr in prs}
 
 
 def write_rate(fake: FakeGitHub) -> tuple[int, float, int]:
