@@ -125,7 +125,7 @@ class GitHubAppConfig:
     timeout_seconds: float = 30.0
     writes_per_second: float = 1.0
     write_burst: int = 5
-    # A pending step of an evaluation is shown only once it lasts this long.
+    # A pending step of an evaluation, and a build's in_progress, are shown only once they last this long.
     progress_status_delay_seconds: float = 2.0
 
 

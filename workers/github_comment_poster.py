@@ -13,6 +13,9 @@ from tickborg.stats.emitter import emitting
 from tickborg.topology import BUILD_RESULTS_QUEUE
 
 NAME = "github-comment-poster"
+# Messages handled side by side: a start held for its result (`RunWrites`)
+# must not stop the result behind it from being read.
+PREFETCH = 16
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = config.require("github_app")
         github = checked(lambda: GitHubClient.from_config(app, events=events))
         try:
-            worker = StatusReporter(github, LogLinks.from_config(config), app.app_id)
-            return serve(worker, config, consumes=[BUILD_RESULTS_QUEUE], events=events)
+            links = LogLinks.from_config(config)
+            worker = StatusReporter(github, links, app.app_id, start_delay=app.progress_status_delay_seconds)
+            return serve(worker, config, consumes=[BUILD_RESULTS_QUEUE], prefetch=PREFETCH, events=events)
         finally:
             github.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -77,12 +78,20 @@ def reporter_config(make_config: Callable[..., Config], rabbitmq_config: RabbitM
 @pytest.fixture
 def scene(reporter_config: Config, fake_github: FakeGitHub, github_client: GitHubClient) -> Iterator[Scene]:
     fake_github.state.add_commits(TEST_REPO, HEAD_SHA, PUSH_SHA)
-    topology = build_topology(reporter_config).select([BUILD_RESULTS_QUEUE])
-    reporter = StatusReporter(github_client, LogLinks.from_config(reporter_config), TEST_APP_ID)
-    with Broker(reporter_config.rabbitmq) as broker:
+    with running_reporter(reporter_config, fake_github, github_client) as scene:
+        yield scene
+
+
+@contextmanager
+def running_reporter(
+    config: Config, fake: FakeGitHub, github: GitHubClient, start_delay: float = 0.0, prefetch: int = 1
+) -> Iterator[Scene]:
+    topology = build_topology(config).select([BUILD_RESULTS_QUEUE])
+    reporter = StatusReporter(github, LogLinks.from_config(config), TEST_APP_ID, start_delay=start_delay)
+    with Broker(config.rabbitmq) as broker:
         declare(broker.channel, topology)
-        with RunningWorker(reporter, reporter_config, (BUILD_RESULTS_QUEUE,), topology):
-            yield Scene(fake_github, broker)
+        with RunningWorker(reporter, config, (BUILD_RESULTS_QUEUE,), topology, prefetch=prefetch):
+            yield Scene(fake, broker)
 
 
 def test_one_run_moves_queued_then_in_progress_then_completed(scene: Scene) -> None:
@@ -261,6 +270,65 @@ def test_a_commit_force_pushed_away_is_acked(scene: Scene) -> None:
     scene.settle()
     assert scene.fake.state.check_runs(TEST_REPO, gone) == [] and scene.dead() == 0
     assert scene.failed_calls(422) == 1
+
+
+# -- writes a later one makes pointless, messages side by side ------------------------------
+
+START_DELAY = 1.5
+
+
+def run_writes(fake: FakeGitHub) -> list[tuple[str, str]]:
+    """Each check-run write the fake answered: (method, status written)."""
+    return [
+        (c.method, c.body["status"])
+        for c in fake.calls
+        if c.method in ("POST", "PATCH") and "/check-runs" in c.path and c.status in (200, 201)
+    ]
+
+
+@pytest.fixture
+def coalescing(reporter_config: Config, fake_github: FakeGitHub, github_client: GitHubClient) -> Iterator[Scene]:
+    fake_github.state.add_commits(TEST_REPO, HEAD_SHA)
+    with running_reporter(reporter_config, fake_github, github_client, START_DELAY, prefetch=16) as scene:
+        yield scene
+
+
+def test_a_build_done_within_the_delay_never_writes_in_progress(coalescing: Scene) -> None:
+    coalescing.publish(queued())
+    coalescing.wait_for_run("queued")
+    coalescing.publish(start())
+    coalescing.publish(result(BuildStatus.SUCCESS))
+    coalescing.wait_for_run("completed")
+    time.sleep(START_DELAY + 0.5)  # the held start has had its chance
+    assert run_writes(coalescing.fake) == [("POST", "queued"), ("PATCH", "completed")]
+    assert [r["status"] for r in coalescing.runs()] == ["completed"]
+
+
+def test_a_longer_build_shows_in_progress_after_the_delay(coalescing: Scene) -> None:
+    coalescing.publish(queued())
+    coalescing.publish(start())
+    began = time.monotonic()
+    coalescing.wait_for_run("in_progress")
+    assert time.monotonic() - began >= START_DELAY * 0.9
+    coalescing.publish(result(BuildStatus.FAILURE))
+    coalescing.wait_for_run("completed")
+    assert run_writes(coalescing.fake) == [("POST", "queued"), ("PATCH", "in_progress"), ("PATCH", "completed")]
+
+
+def test_messages_about_one_run_handled_side_by_side_make_one_run_that_ends_completed(coalescing: Scene) -> None:
+    names = [f"p{i}" for i in range(12)]
+    for name in names:
+        # Taken by different threads at once: without one writer per run, both would
+        # find no run and create one each, or the start would move the result back.
+        coalescing.publish(result(BuildStatus.SUCCESS, build=job([name])))
+        coalescing.publish(queued(job([name])))
+        coalescing.publish(start(job([name])))
+    wait_until(lambda: all(len(coalescing.runs(f"{n} on x86_64-linux")) == 1 for n in names))
+    time.sleep(START_DELAY + 0.5)
+    for name in names:
+        (run,) = coalescing.runs(f"{name} on x86_64-linux")
+        assert (run["status"], run["conclusion"]) == ("completed", "success")
+    assert not any(status == "in_progress" for _, status in run_writes(coalescing.fake))
 
 
 # -- the process ------------------------------------------------------------------------------

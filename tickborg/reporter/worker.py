@@ -13,8 +13,9 @@ from tickborg.logsetup import get_logger
 from tickborg.messages import BuildLogStart, QueuedBuildJobs
 from tickborg.reporter.inputs import Incoming, decode_incoming
 from tickborg.reporter.policy import POLICY, Case, github_failure, triage
-from tickborg.reporter.progress import Create, Leave, Report, plan
-from tickborg.reporter.runs import LogLinks
+from tickborg.reporter.coalesce import RunWrites
+from tickborg.reporter.progress import Create, Leave, Report, Stage, plan
+from tickborg.reporter.runs import LogLinks, RunRef
 from tickborg.runtime.actions import Action
 from tickborg.runtime.worker import SimpleWorker
 
@@ -43,11 +44,20 @@ class StatusReporter(SimpleWorker[Incoming]):
     # refresh, can outlast the heartbeat interval: run them off the connection's thread.
     long_running = True
 
-    def __init__(self, github: CheckRuns, links: LogLinks, app_id: int, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        github: CheckRuns,
+        links: LogLinks,
+        app_id: int,
+        now: Callable[[], datetime] = utc_now,
+        start_delay: float = 0.0,
+    ) -> None:
         self.github = github
         self.links = links
         self.app_id = app_id  # ours: a run of the same name by another App (say, Actions) is not ours to move
         self.now = now
+        # A start's in_progress waits this long, and is dropped when the result comes meanwhile.
+        self.writes = RunWrites(start_delay)
 
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> Incoming:
         return decode_incoming(body)
@@ -57,6 +67,11 @@ class StatusReporter(SimpleWorker[Incoming]):
 
     def decide(self, job: Incoming) -> Decision[Case]:
         case, reports = triage(job, self.links, self.now())
+        for report in reports:
+            if report.stage is Stage.COMPLETED:
+                # Also under no request: a start from a builder that does not carry it.
+                for key in {_build_key(report.run, report.request_id), _build_key(report.run, None)}:
+                    self.writes.result_came(key)
         try:
             done = [self.post(report) for report in reports]
         except CommitStatusError as exc:
@@ -65,6 +80,13 @@ class StatusReporter(SimpleWorker[Incoming]):
 
     def post(self, report: Report) -> str:
         """Bring the run of the report's request (of its name, on its commit) up to the report."""
+        run = report.run
+        if report.stage is Stage.IN_PROGRESS and self.writes.start_superseded(_build_key(run, report.request_id)):
+            return f"{run.name}: in_progress not written, its result came"
+        with self.writes.writing((run.repo, run.head_sha, run.name)):
+            return self._write(report)
+
+    def _write(self, report: Report) -> str:
         run = report.run
         ours = self.github.list_check_runs(run.repo, run.head_sha, check_name=run.name, app_id=self.app_id, every_run=True)
         step = plan(report, ours)
@@ -84,3 +106,8 @@ class StatusReporter(SimpleWorker[Incoming]):
             return context
         build = job.job if isinstance(job, QueuedBuildJobs) else job
         return {"repo": build.repo.full_name, "pr": build.pr.number, "request_id": build.request_id}
+
+
+def _build_key(run: RunRef, request_id: str | None) -> tuple[str, str, str, str | None]:
+    """One build: its run's name on its commit, for one request."""
+    return (run.repo, run.head_sha, run.name, request_id)

@@ -1,0 +1,49 @@
+"""Check-run writes a later one makes pointless are skipped; one writer per run at a time.
+
+A build that finishes within `delay` seconds of its start would show
+`in_progress` for less time than anyone could look: its start's write is held
+that long and dropped when the result comes meanwhile (queued, then completed:
+2 writes instead of 3). The reporter handles messages side by side for this,
+so each run's read-plan-write goes under that run's lock, or two messages
+about one run could both create it, or move a completed run back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Hashable, Iterator
+
+# Results remembered, oldest forgotten first: far more than are in flight at once.
+REMEMBERED_RESULTS = 10_000
+LOCK_STRIPES = 64
+
+
+class RunWrites:
+    def __init__(self, delay: float, remembered: int = REMEMBERED_RESULTS, stripes: int = LOCK_STRIPES) -> None:
+        self._delay = delay
+        self._remembered = remembered
+        self._results: OrderedDict[Hashable, None] = OrderedDict()
+        self._came = threading.Condition()
+        # Striped rather than one lock per run: bounded, and runs rarely share a stripe.
+        self._locks = tuple(threading.Lock() for _ in range(stripes))
+
+    def result_came(self, key: Hashable) -> None:
+        """The build of `key` has a result: a start of it still held writes nothing."""
+        with self._came:
+            self._results[key] = None
+            self._results.move_to_end(key)
+            while len(self._results) > self._remembered:
+                self._results.popitem(last=False)
+            self._came.notify_all()
+
+    def start_superseded(self, key: Hashable) -> bool:
+        """Wait up to the delay for `key`'s result; whether it came."""
+        with self._came:
+            return self._came.wait_for(lambda: key in self._results, timeout=self._delay)
+
+    @contextmanager
+    def writing(self, run: Hashable) -> Iterator[None]:
+        with self._locks[hash(run) % len(self._locks)]:
+            yield
