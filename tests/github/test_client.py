@@ -11,7 +11,8 @@ import tickborg
 from tickborg.fakegithub.testing import TEST_REPO, app_config
 from tickborg.github.bodies import CHECK_RUN_TEXT_LIMIT, CheckRunFields, CheckRunOutput
 from tickborg.github.client import GitHubClient
-from tickborg.github.errors import Error, MissingSha
+from tickborg.fakegithub.faults import secondary_rate_limit
+from tickborg.github.errors import Error, MissingSha, RateLimited
 from tickborg.github.status import CommitStatus
 from tickborg.runtime.abandon import Abandoned, working_for
 
@@ -195,6 +196,18 @@ def test_writes_are_paced_reads_are_not(timed_fake, client_for, clock):
     for _ in range(5):
         client.list_statuses(TEST_REPO, "a" * 40)
     assert clock() == pytest.approx(start + 1.0)
+
+
+def test_githubs_rate_limit_answer_pauses_every_later_write(timed_fake, client_for, clock):
+    client = client_for(timed_fake, writes_per_second=1.0, write_burst=5)
+    timed_fake.fail(secondary_rate_limit(retry_after=30), "POST", path=".*/statuses/.*")
+    start = clock()
+    with pytest.raises(RateLimited):
+        client.create_status(TEST_REPO, "a" * 40, "pending", "tickborg-eval")
+    client.list_statuses(TEST_REPO, "a" * 40)  # reads go on
+    assert clock() == start
+    client.create_status(TEST_REPO, "a" * 40, "success", "tickborg-eval")  # a burst saved up: not now
+    assert clock() >= start + 30
 
 
 def test_a_job_the_runtime_gave_up_writes_nothing_more(github_client, repo):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tickborg.fakegithub import ManualClock
-from tickborg.github.pacer import Bucket, WritePacer, take
+from tickborg.github.pacer import Bucket, WritePacer, paused, take
 
 
 def waits(bucket: Bucket, writes: int, rate: float, burst: int) -> list[float]:
@@ -45,3 +45,21 @@ def test_rate_zero_turns_pacing_off():
     for _ in range(10):
         pacer.wait()
     assert clock() == 0.0
+
+
+def test_a_paused_bucket_waits_until_then_and_resumes_one_interval_apart():
+    bucket = paused(Bucket(5.0, 0.0), until=60.0)
+    assert waits(bucket, 3, rate=1.0, burst=5) == [61.0, 62.0, 63.0]
+
+
+def test_a_pause_already_over_changes_nothing():
+    bucket = Bucket(2.0, 10.0)
+    assert paused(bucket, until=5.0) == bucket
+
+
+def test_the_pacer_holds_every_write_until_the_pause_ends():
+    clock = ManualClock(0.0)
+    pacer = WritePacer(rate=1.0, burst=5, clock=clock, sleep=clock.sleep)
+    pacer.pause_until(30.0)
+    pacer.wait()
+    assert clock() == pytest.approx(31.0)

@@ -23,7 +23,7 @@ from tickborg.github.bodies import (
     labels_body,
     status_body,
 )
-from tickborg.github.errors import CommitStatusError, Error, ExpiredCreds
+from tickborg.github.errors import CommitStatusError, Error, ExpiredCreds, RateLimited
 from tickborg.github.fields import field, top_object
 from tickborg.github.models import (
     CheckRun,
@@ -90,6 +90,9 @@ class GitHubClient:
         try:
             yield
         except CommitStatusError as exc:
+            if isinstance(exc, RateLimited):
+                # Any call may meet the limit; the writes after it are what GitHub counts against us.
+                self._pacer.pause_until(exc.reset_at)
             # A 404 the caller expects is an answer, not a failure worth a warning.
             if not (expect_404 and exc.status == 404):
                 self._events(Event.of("github-api-error", type(exc).__name__))
