@@ -27,8 +27,8 @@ def test_a_pull_request_gets_its_eval_status_labels_and_completed_check_runs(flo
     states = flow.eval_states(head)
     assert states == ["success"], states  # a quick evaluation writes its outcome alone
     assert "project: libfoo" in flow.fake.state.labels(TEST_REPO, PR)
-    # The run moved queued → in_progress → completed, never backwards.
-    assert flow.run_moves() == ["queued", "in_progress", "completed"]
+    # The run moved queued → (in_progress, unless the build beat the start's delay) → completed, never backwards.
+    assert flow.run_moves() in (["queued", "completed"], ["queued", "in_progress", "completed"])
 
 
 def test_a_wip_pull_request_schedules_nothing(flow: Flow) -> None:
