@@ -17,6 +17,7 @@ from support.config import base_config_data
 from support.paths import WIRE
 from support.process import tickborg_process, wait_until
 from support.runtime import Broker, RunningWorker
+from support.whole_fleet import check_run_writes
 from tickborg.broker import declare, properties
 from tickborg.config import Config, RabbitMQConfig, load_config
 from tickborg.fakegithub import FakeGitHub
@@ -277,15 +278,6 @@ def test_a_commit_force_pushed_away_is_acked(scene: Scene) -> None:
 START_DELAY = 1.5
 
 
-def run_writes(fake: FakeGitHub) -> list[tuple[str, str]]:
-    """Each check-run write the fake answered: (method, status written)."""
-    return [
-        (c.method, c.body["status"])
-        for c in fake.calls
-        if c.method in ("POST", "PATCH") and "/check-runs" in c.path and c.status in (200, 201)
-    ]
-
-
 @pytest.fixture
 def coalescing(reporter_config: Config, fake_github: FakeGitHub, github_client: GitHubClient) -> Iterator[Scene]:
     fake_github.state.add_commits(TEST_REPO, HEAD_SHA)
@@ -300,7 +292,7 @@ def test_a_build_done_within_the_delay_never_writes_in_progress(coalescing: Scen
     coalescing.publish(result(BuildStatus.SUCCESS))
     coalescing.wait_for_run("completed")
     time.sleep(START_DELAY + 0.5)  # the held start has had its chance
-    assert run_writes(coalescing.fake) == [("POST", "queued"), ("PATCH", "completed")]
+    assert check_run_writes(coalescing.fake) == [("POST", "queued"), ("PATCH", "completed")]
     assert [r["status"] for r in coalescing.runs()] == ["completed"]
 
 
@@ -312,7 +304,7 @@ def test_a_longer_build_shows_in_progress_after_the_delay(coalescing: Scene) -> 
     assert time.monotonic() - began >= START_DELAY * 0.9
     coalescing.publish(result(BuildStatus.FAILURE))
     coalescing.wait_for_run("completed")
-    assert run_writes(coalescing.fake) == [("POST", "queued"), ("PATCH", "in_progress"), ("PATCH", "completed")]
+    assert check_run_writes(coalescing.fake) == [("POST", "queued"), ("PATCH", "in_progress"), ("PATCH", "completed")]
 
 
 def test_messages_about_one_run_handled_side_by_side_make_one_run_that_ends_completed(coalescing: Scene) -> None:
@@ -328,7 +320,7 @@ def test_messages_about_one_run_handled_side_by_side_make_one_run_that_ends_comp
     for name in names:
         (run,) = coalescing.runs(f"{name} on x86_64-linux")
         assert (run["status"], run["conclusion"]) == ("completed", "success")
-    assert not any(status == "in_progress" for _, status in run_writes(coalescing.fake))
+    assert not any(status == "in_progress" for _, status in check_run_writes(coalescing.fake))
 
 
 # -- the process ------------------------------------------------------------------------------

@@ -89,11 +89,16 @@ class Flow:
 
     def run_moves(self) -> list[str]:
         """The statuses check runs were given, in order, by successful creates and updates."""
-        return [
-            call.body["status"]
-            for call in self.fake.calls
-            if "/check-runs" in call.path and call.status in (200, 201) and "status" in (call.body or {})
-        ]
+        return [status for _, status in check_run_writes(self.fake)]
+
+
+def check_run_writes(fake: FakeGitHub) -> list[tuple[str, str]]:
+    """Each check-run create or update the fake accepted, in order: (method, status written)."""
+    return [
+        (call.method, call.body["status"])
+        for call in fake.calls
+        if "/check-runs" in call.path and call.status in (200, 201) and "status" in (call.body or {})
+    ]
 
 
 @contextmanager

@@ -70,8 +70,8 @@ class StatusReporter(SimpleWorker[Incoming]):
         for report in reports:
             if report.stage is Stage.COMPLETED:
                 # Also under no request: a start from a builder that does not carry it.
-                for key in {_build_key(report.run, report.request_id), _build_key(report.run, None)}:
-                    self.writes.result_came(key)
+                for request_id in {report.request_id, None}:
+                    self.writes.result_came((_run_key(report.run), request_id))
         try:
             done = [self.post(report) for report in reports]
         except CommitStatusError as exc:
@@ -81,9 +81,9 @@ class StatusReporter(SimpleWorker[Incoming]):
     def post(self, report: Report) -> str:
         """Bring the run of the report's request (of its name, on its commit) up to the report."""
         run = report.run
-        if report.stage is Stage.IN_PROGRESS and self.writes.start_superseded(_build_key(run, report.request_id)):
+        if report.stage is Stage.IN_PROGRESS and self.writes.start_superseded((_run_key(run), report.request_id)):
             return f"{run.name}: in_progress not written, its result came"
-        with self.writes.writing((run.repo, run.head_sha, run.name)):
+        with self.writes.writing(_run_key(run)):
             return self._write(report)
 
     def _write(self, report: Report) -> str:
@@ -108,6 +108,7 @@ class StatusReporter(SimpleWorker[Incoming]):
         return {"repo": build.repo.full_name, "pr": build.pr.number, "request_id": build.request_id}
 
 
-def _build_key(run: RunRef, request_id: str | None) -> tuple[str, str, str, str | None]:
-    """One build: its run's name on its commit, for one request."""
-    return (run.repo, run.head_sha, run.name, request_id)
+def _run_key(run: RunRef) -> tuple[str, str, str]:
+    """One run, as every message about it names it: its name on its commit (a build,
+    with the request); not `run` itself, whose log key a QueuedBuildJobs may set apart."""
+    return (run.repo, run.head_sha, run.name)
