@@ -95,12 +95,11 @@ class PrivateNode:
     def __init__(self, base: Path, cookie: str | None = None) -> None:
         self.base = base
         self.name = f"tbtest{uuid.uuid4().hex[:8]}@localhost"
-        self.port = free_port()
-        self.dist_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.started_once = False
         base.mkdir(parents=True, exist_ok=True)
+        self.choose_ports()
         (base / "enabled_plugins").write_text("[].\n")
-        (base / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n")
         (base / "rabbitmq-env.conf").write_text("")
         cookie_file = base / ".erlang.cookie"
         cookie_file.write_text(cookie or uuid.uuid4().hex)  # nodes of one cluster share theirs
@@ -122,18 +121,38 @@ class PrivateNode:
             "RABBITMQ_PID_FILE": f"{base}/pid",
         }
 
+    def choose_ports(self) -> None:
+        self.port = free_port()
+        self.dist_port = free_port()
+        (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n")
+
     def start(self) -> None:
         ctl_path = shutil.which(RABBITMQCTL)
         assert ctl_path and Path(SERVER).exists(), "rabbitmq-server is not installed"
-        log = open(self.base / "server.out", "ab")
-        self.process = subprocess.Popen([SERVER], env=self.env, stdout=log, stderr=log)
+        # A free port is free only when asked: another test's process may take it
+        # before the node binds it. Before anyone knows the ports, take new ones.
+        attempts = 1 if self.started_once else 3
+        for attempt in range(1, attempts + 1):
+            if self.boot():
+                self.started_once = True
+                return
+            if attempt < attempts:
+                self.choose_ports()
+        tail = (self.base / "server.out").read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"private RabbitMQ exited; {self.base}/server.out ends:\n{tail}")
+
+    def boot(self) -> bool:
+        """Run the node until it takes AMQP connections: False when it exits first."""
+        with open(self.base / "server.out", "ab") as log:
+            self.process = subprocess.Popen([SERVER], env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"private RabbitMQ exited; see {self.base}/server.out")
+                self.process = None
+                return False
             try:
                 pika.BlockingConnection(self.parameters()).close()
-                return
+                return True
             except pika.exceptions.AMQPConnectionError:
                 time.sleep(0.3)
         raise RuntimeError("private RabbitMQ did not start within 90 s")
