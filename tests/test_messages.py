@@ -16,9 +16,11 @@ from tickborg.messages import (
     BuildLogStart,
     BuildResult,
     BuildStatus,
+    CommitStatusWrite,
     EvaluationJob,
     Event,
     EventMessage,
+    LabelsWrite,
     Pr,
     PushTrigger,
     QueuedBuildJobs,
@@ -34,7 +36,9 @@ CLASSES: dict[str, Any] = {
     "build-log-msg": BuildLogMsg,
     "build-log-start": BuildLogStart,
     "build-result": BuildResult,
+    "commit-status-write": CommitStatusWrite,
     "evaluation-job": EvaluationJob,
+    "labels-write": LabelsWrite,
     "queued-build-jobs": QueuedBuildJobs,
     "stats-event-message": EventMessage,
 }
@@ -151,6 +155,8 @@ def test_not_an_object() -> None:
         (BuildLogMsg, "build-log-msg.json", ["line_number"], "line_number"),
         (BuildLogStart, "build-log-start.json", ["identity"], "identity"),
         (EventMessage, "stats-event-message.json", ["sender"], "sender"),
+        (CommitStatusWrite, "commit-status-write.json", ["at"], "at"),
+        (LabelsWrite, "labels-write.json", ["add_labels"], "add_labels"),
     ],
 )
 def test_missing_key_names_the_field(cls: Any, name: str, path: list[str], field: str) -> None:
@@ -190,6 +196,10 @@ def test_missing_key_names_the_field(cls: Any, name: str, path: list[str], field
         (BuildLogMsg, "build-log-msg.json", ["output"], ["a"], "output"),
         (BuildLogStart, "build-log-start.json", ["attempted_attrs"], "libfoo", "attempted_attrs"),
         (EventMessage, "stats-event-message.json", ["events"], "job-received", "events"),
+        (CommitStatusWrite, "commit-status-write.json", ["state"], "done", "state"),
+        (CommitStatusWrite, "commit-status-write.json", ["at"], True, "at"),
+        (CommitStatusWrite, "commit-status-write.json", ["at"], -1, "at"),
+        (LabelsWrite, "labels-write.json", ["remove_labels"], "tickborg-internal-error", "remove_labels"),
     ],
 )
 def test_wrong_type_names_the_field(cls: Any, name: str, path: list[str], bad: Any, field: str) -> None:

@@ -33,6 +33,7 @@ ExchangeQueue = tuple[str | None, str | None]
 PROJECT_SUBSET = "Project"
 LOGS_EXCHANGE = "logs"
 BUILD_RESULTS_EXCHANGE = "build-results"
+STATUS_STATES = ("error", "failure", "pending", "success")
 
 
 class _FromJson(Protocol[T_co]):
@@ -94,6 +95,18 @@ def _list(value: Any, path: str) -> list[Any]:
 
 def _strs(value: Any, path: str) -> tuple[str, ...]:
     return tuple(_str(item, f"{path}[{i}]") for i, item in enumerate(_list(value, path)))
+
+
+def _seconds(value: Any, path: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+        raise _fail(path, "a non-negative number", value)
+    return float(value)
+
+
+def _state(value: Any, path: str) -> str:
+    if _str(value, path) not in STATUS_STATES:
+        raise DecodeError(f"{path}: expected one of {', '.join(STATUS_STATES)}, got {json.dumps(value)}")
+    return value
 
 
 def _nullable(read: Reader[T]) -> Reader[T | None]:
@@ -641,3 +654,73 @@ class EventMessage(_Message):
 
     def to_json(self) -> dict[str, Any]:
         return {"sender": self.sender, "events": [event.to_json() for event in self.events]}
+
+
+# --------------------------------------------------------------------------
+# GitHub writes: ours, sent to the status reporter, the fleet's one GitHub writer.
+
+
+@attrs.frozen
+class CommitStatusWrite(_Message):
+    """A commit status for the status reporter to write. `at` (epoch seconds, when
+    the sender decided it) orders the writes of one context on one commit: an older
+    one arriving after a newer one is not written."""
+
+    repo: str  # owner/name
+    sha: str
+    context: str
+    state: str  # one of STATUS_STATES
+    description: str
+    target_url: str | None
+    at: float
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.repo, self.sha, self.context)
+
+    @classmethod
+    def _read(cls, value: Any, path: str) -> CommitStatusWrite:
+        f = _Object(value, path)
+        return cls(
+            repo=f.get("repo", _str),
+            sha=f.get("sha", _str),
+            context=f.get("context", _str),
+            state=f.get("state", _state),
+            description=f.get("description", _str),
+            target_url=f.opt("target_url", _str),
+            at=f.get("at", _seconds),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "sha": self.sha,
+            "context": self.context,
+            "state": self.state,
+            "description": self.description,
+            "target_url": self.target_url,
+            "at": self.at,
+        }
+
+
+@attrs.frozen
+class LabelsWrite(_Message):
+    """Labels for the status reporter to add to and remove from a pull request."""
+
+    repo: str  # owner/name
+    number: int
+    add: tuple[str, ...]
+    remove: tuple[str, ...]
+
+    @classmethod
+    def _read(cls, value: Any, path: str) -> LabelsWrite:
+        f = _Object(value, path)
+        return cls(
+            repo=f.get("repo", _str),
+            number=f.get("number", _uint),
+            add=f.get("add_labels", _strs),
+            remove=f.get("remove_labels", _strs),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repo": self.repo, "number": self.number, "add_labels": list(self.add), "remove_labels": list(self.remove)}

@@ -183,7 +183,9 @@ def build_topology(config: Config) -> Topology:
             EVALUATION_INPUTS, COMMENT_INPUTS, PUSH_INPUTS, RERUN_INPUTS, EVALUATION_JOBS, *map(build_queue, systems)
         )
     ] + [
-        work_queue(BUILD_RESULTS_QUEUE, legacy, limit),
+        # One active consumer: the status reporter is the App's one GitHub writer, and
+        # its standbys take over when it goes (docs/architecture.md, "GitHub writes").
+        work_queue(BUILD_RESULTS_QUEUE, legacy, limit, **{"x-single-active-consumer": True}),
         work_queue(BUILD_LOGS, legacy, limit, **{"x-max-length": BUILD_LOGS_MAX_LENGTH}),
         work_queue(STATS_EVENTS, legacy, limit),
     ]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from evaluator_scene import Scene, evaluator_config
+from evaluator_scene import Rebuilding, Scene, evaluator_config, rebuilding
 from support.gitrepo import Origin
 
 from tickborg.checkout import Checkouts
 from tickborg.evaluator.evaluation import Evaluator
-from tickborg.evaluator.worker import MassRebuilder
 from tickborg.fakegithub import FakeGitHub
 from tickborg.github.client import GitHubClient
 
@@ -21,7 +20,7 @@ def scene(tmp_path: Path, fake_github: FakeGitHub) -> Scene:
 
 
 @pytest.fixture
-def rebuilder(tmp_path: Path, github_client: GitHubClient) -> MassRebuilder:
+def rebuilder(tmp_path: Path, github_client: GitHubClient) -> Rebuilding:
     checkouts = Checkouts(tmp_path / "checkouts", git_timeout_seconds=60)
     # Every step written as it begins: the tests read the whole sequence.
-    return MassRebuilder(Evaluator(evaluator_config(), github_client, checkouts, progress_delay=0))
+    return rebuilding(Evaluator(evaluator_config(), github_client, checkouts, progress_delay=0), github_client)

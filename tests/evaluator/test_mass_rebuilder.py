@@ -1,6 +1,7 @@
 """The mass-rebuilder's policy table row by row: real git (a local origin with
 `refs/pull/N/head`), the fake GitHub over HTTP producing every failure, and the
-worker's `decode`/`handle` as the runtime calls them. The broker's side is in
+worker's `decode`/`handle` as the runtime calls them, its statuses and labels
+written by the status reporter. The broker's side is in
 test_mass_rebuilder_process.py."""
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from pathlib import Path
 
 import attrs
 import pytest
-from evaluator_scene import Scene, evaluator_config
+from evaluator_scene import Rebuilding, Scene, evaluator_config, rebuilding
 
 from tickborg.checkout import Checkouts
 from tickborg.errors import DecodeError
 from tickborg.evaluator.evaluation import Evaluator
 from tickborg.evaluator.policy import POLICY, Case
-from tickborg.evaluator.worker import MassRebuilder
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.faults import (
     Fault,
@@ -28,14 +28,17 @@ from tickborg.fakegithub.faults import (
 )
 from tickborg.fakegithub.testing import TEST_REPO
 from tickborg.filters.policy import Verdict
+from tickborg.reporter.policy import POLICY as REPORTER_POLICY
+from tickborg.reporter.policy import Case as ReporterCase
 from tickborg.github.client import GitHubClient
 from tickborg.messages import EvaluationJob, Pr
 from tickborg.runtime.actions import Ack, Action, NackRequeue, Publish
-from tickborg.runtime.worker import Delivery, decide
+from tickborg.runtime.worker import Attempt
 
 PR = 12
 ISSUE_PATH = f"/repos/{TEST_REPO}/issues/{PR}"
 STATUS_PATH = f"/repos/{TEST_REPO}/statuses/.*"
+COMMIT_STATUSES_PATH = f"/repos/{TEST_REPO}/commits/.*/statuses"
 STEPS = ["Starting", "Cloning project", "Checking out main", "Fetching PR", "Merging PR", "Evaluating"]
 
 
@@ -51,7 +54,7 @@ def test_every_case_has_a_verdict() -> None:
     assert set(POLICY) == set(Case)
 
 
-def test_a_pr_is_evaluated_labelled_and_its_builds_scheduled(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_a_pr_is_evaluated_labelled_and_its_builds_scheduled(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libbar/bar.c": "int bar2;\n", "docs/x.txt": "x"}, "feat(app): tweak", title="Speed up libfoo on darwin")
     actions = rebuilder.handle(job(scene, head))
     assert actions[-1] == Ack()
@@ -78,42 +81,42 @@ def test_a_pr_is_evaluated_labelled_and_its_builds_scheduled(scene: Scene, rebui
     assert scene.labels(PR) == ["project: libfoo", "project: libbar", "project: app", "scope: docs", "platform: macos"]
 
 
-def test_an_untrusted_author_gets_the_primary_systems(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_an_untrusted_author_gets_the_primary_systems(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, author="mallory")
     sent = publishes(rebuilder.handle(job(scene, head)))
     assert [routing_key for _, routing_key, _ in sent] == ["build-inputs-x86_64-linux", ""]
     assert sent[1][2]["architectures"] == ["x86_64-linux"]
 
 
-def test_success_removes_the_internal_error_label(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_success_removes_the_internal_error_label(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, labels=["tickborg-internal-error", "keep"])
     assert rebuilder.handle(job(scene, head))[-1] == Ack()
     assert scene.labels(PR) == ["keep", "project: libfoo"]
 
 
 @pytest.mark.parametrize("title", ["WIP: libfoo", "libfoo [WIP]"])
-def test_a_work_in_progress_pr_schedules_nothing(scene: Scene, rebuilder: MassRebuilder, title: str) -> None:
+def test_a_work_in_progress_pr_schedules_nothing(scene: Scene, rebuilder: Rebuilding, title: str) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, title=title)
     assert rebuilder.handle(job(scene, head)) == [Ack()]
     assert scene.statuses(head)[-1] == ("tickborg-eval", "success", "Work in progress: no builds scheduled")
     assert scene.labels(PR) == ["project: libfoo"]
 
 
-def test_a_pr_touching_no_project_builds_nothing(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_a_pr_touching_no_project_builds_nothing(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"README.md": "more\n"}, "docs: words")
     assert rebuilder.handle(job(scene, head)) == [Ack()]
     assert scene.statuses(head)[-1] == ("tickborg-eval", "success", "No project changed: nothing to build")
     assert scene.labels(PR) == ["scope: docs"]
 
 
-def test_a_closed_pr_is_skipped(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+def test_a_closed_pr_is_skipped(scene: Scene, rebuilder: Rebuilding, tmp_path: Path) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"}, state="closed")
     assert rebuilder.handle(job(scene, head)) == [Ack()]
     assert scene.statuses(head) == []
     assert not (tmp_path / "checkouts").exists()
 
 
-def test_a_plain_issue_is_skipped(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+def test_a_plain_issue_is_skipped(scene: Scene, rebuilder: Rebuilding, tmp_path: Path) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     scene.fake.state.add_issue(TEST_REPO, PR + 1, title="Not a PR")
     assert rebuilder.handle(job(scene, head, number=PR + 1)) == [Ack()]
@@ -121,7 +124,7 @@ def test_a_plain_issue_is_skipped(scene: Scene, rebuilder: MassRebuilder, tmp_pa
     assert not (tmp_path / "checkouts").exists()
 
 
-def test_a_merge_conflict_fails_the_status_and_is_acked(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_a_merge_conflict_fails_the_status_and_is_acked(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "theirs\n"})
     scene.origin.commit("main", {"libfoo/foo.c": "ours\n"}, "ours")
     assert rebuilder.handle(job(scene, head)) == [Ack()]
@@ -129,7 +132,7 @@ def test_a_merge_conflict_fails_the_status_and_is_acked(scene: Scene, rebuilder:
     assert scene.labels(PR) == []
 
 
-def test_a_head_force_pushed_away_is_acked_with_an_error_status(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_a_head_force_pushed_away_is_acked_with_an_error_status(scene: Scene, rebuilder: Rebuilding) -> None:
     old = scene.open_pr(PR, {"libfoo/foo.c": "old\n"})
     scene.origin.open_pr(PR, "main", {"libfoo/foo.c": "new\n"}, "new")  # GitHub still knows the old commit
     assert rebuilder.handle(job(scene, old)) == [Ack()]
@@ -138,11 +141,24 @@ def test_a_head_force_pushed_away_is_acked_with_an_error_status(scene: Scene, re
     assert old in description
 
 
-def test_missing_sha_from_the_status_api_is_acked(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+def test_missing_sha_from_the_status_api_is_acked(scene: Scene, rebuilder: Rebuilding, tmp_path: Path) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     scene.fake.state.remove_commits(TEST_REPO, head)
     assert rebuilder.handle(job(scene, head)) == [Ack()]
     assert not (tmp_path / "checkouts").exists()
+
+
+def test_a_redelivered_evaluation_writes_no_label_and_no_outcome_again(
+    scene: Scene, github_client: GitHubClient, tmp_path: Path
+) -> None:
+    # The default progress delay: a quick evaluation shows its outcome alone.
+    rebuilder = rebuilding(Evaluator(evaluator_config(), github_client, Checkouts(tmp_path / "checkouts")), github_client)
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    for _ in range(2):
+        assert rebuilder.handle(job(scene, head))[-1] == Ack()
+    label_posts = [c for c in scene.fake.calls if c.method == "POST" and c.path.endswith(f"/issues/{PR}/labels")]
+    assert len(label_posts) == 1
+    assert [state for _, state, _ in scene.statuses(head)] == ["success"]
 
 
 @pytest.mark.parametrize(
@@ -150,7 +166,7 @@ def test_missing_sha_from_the_status_api_is_acked(scene: Scene, rebuilder: MassR
     [(bad_credentials(), 2), (server_error(502), 1)],
     ids=["401-expired-creds", "502-internal-error"],
 )
-def test_retryable_github_failures_are_retried(scene: Scene, rebuilder: MassRebuilder, fault: Fault, times: int) -> None:
+def test_retryable_github_failures_are_retried(scene: Scene, rebuilder: Rebuilding, fault: Fault, times: int) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     scene.fake.fail(fault, "GET", ISSUE_PATH, times=times)
     actions = rebuilder.handle(job(scene, head))
@@ -161,33 +177,40 @@ def test_retryable_github_failures_are_retried(scene: Scene, rebuilder: MassRebu
     assert scene.statuses(head)[-1][1] == "success"
 
 
-def test_a_failure_midway_is_retried_and_the_retry_completes(scene: Scene, rebuilder: MassRebuilder) -> None:
+@pytest.mark.parametrize(
+    ("fault", "path", "case"),
+    [
+        (server_error(503), f"{ISSUE_PATH}/labels", ReporterCase.INTERNAL_ERROR),
+        (rate_limited(403, reset_in=600), STATUS_PATH, ReporterCase.RATE_LIMITED),
+    ],
+    ids=["labels-503", "status-rate-limited"],
+)
+def test_a_failing_write_is_the_reporters_to_retry_and_the_evaluation_is_done(
+    scene: Scene, rebuilder: Rebuilding, fault: Fault, path: str, case: ReporterCase
+) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
-    scene.fake.fail(server_error(503), "POST", f"{ISSUE_PATH}/labels", times=1)
-    first = rebuilder.handle(job(scene, head))
-    assert len(first) == 1 and isinstance(first[0], NackRequeue)
-    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Evaluating")
+    scene.fake.fail(fault, "POST", path, times=1)
     assert rebuilder.handle(job(scene, head))[-1] == Ack()
-    assert scene.statuses(head)[-1][1] == "success"
-    assert scene.labels(PR) == ["project: libfoo"]
+    assert case in [decision.case for decision in rebuilder.written]
+    assert REPORTER_POLICY[case] is Verdict.NACK_REQUEUE
 
 
-def test_a_rate_limit_is_retried_not_before_its_reset(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_a_rate_limited_read_is_retried_not_before_its_reset(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
-    scene.fake.fail(rate_limited(403, reset_in=600), "POST", STATUS_PATH, times=1)
+    scene.fake.fail(rate_limited(403, reset_in=600), "GET", COMMIT_STATUSES_PATH, times=1)
     actions = rebuilder.handle(job(scene, head))
     assert len(actions) == 1 and isinstance(actions[0], NackRequeue)
     assert actions[0].not_before is not None and actions[0].not_before > time.time() + 500
 
 
-def test_another_github_error_labels_the_pr_and_is_acked(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_another_github_error_labels_the_pr_and_is_acked(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
-    scene.fake.fail(error(403, "Resource not accessible by integration"), "POST", STATUS_PATH, times=None)
+    scene.fake.fail(error(403, "Resource not accessible by integration"), "GET", COMMIT_STATUSES_PATH, times=1)
     assert rebuilder.handle(job(scene, head)) == [Ack()]
     assert scene.labels(PR) == ["tickborg-internal-error"]
 
 
-def test_an_unreachable_origin_is_retried(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+def test_an_unreachable_origin_is_retried(scene: Scene, rebuilder: Rebuilding, tmp_path: Path) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     gone = attrs.evolve(job(scene, head), repo=attrs.evolve(scene.origin.repo(), clone_url=str(tmp_path / "gone.git")))
     actions = rebuilder.handle(gone)
@@ -196,21 +219,20 @@ def test_an_unreachable_origin_is_retried(scene: Scene, rebuilder: MassRebuilder
     assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")
 
 
-def test_the_last_attempt_ends_the_status_before_the_dead_letter(scene: Scene, rebuilder: MassRebuilder, tmp_path: Path) -> None:
+def test_the_last_attempt_ends_the_status_before_the_dead_letter(scene: Scene, rebuilder: Rebuilding, tmp_path: Path) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     gone = attrs.evolve(job(scene, head), repo=attrs.evolve(scene.origin.repo(), clone_url=str(tmp_path / "gone.git")))
-    delivery = Delivery("mass-rebuild-check-jobs", "", "application/json", json.dumps(gone.to_json()).encode(), attempt=3)
-    (verdict,) = decide(rebuilder, delivery, allowed=3)
+    (verdict,) = rebuilder.handle(gone, Attempt(3, allowed=3))
     assert isinstance(verdict, NackRequeue)  # the runtime dead-letters it: its last attempt
     context, state, description = scene.statuses(head)[-1]
     assert (context, state) == ("tickborg-eval", "error")
     assert description.startswith("Evaluation ended: gave up after 3 attempts: git fetch failed")
     # An earlier attempt leaves it pending, to be retried.
-    decide(rebuilder, attrs.evolve(delivery, attempt=2), allowed=3)
+    rebuilder.handle(gone, Attempt(2, allowed=3))
     assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")
 
 
-def test_a_branch_git_must_not_be_given_is_an_error_status_cut_to_140(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_a_branch_git_must_not_be_given_is_an_error_status_cut_to_140(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     assert rebuilder.handle(job(scene, head, branch="--upload-pack=evil " + "x" * 200)) == [Ack()]
     context, state, description = scene.statuses(head)[-1]
@@ -219,14 +241,14 @@ def test_a_branch_git_must_not_be_given_is_an_error_status_cut_to_140(scene: Sce
     assert len(description) == 140
 
 
-def test_an_earlier_grahamcofborg_status_keeps_its_prefix(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_an_earlier_grahamcofborg_status_keeps_its_prefix(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     scene.fake.state.create_status(TEST_REPO, head, {"state": "success", "context": "grahamcofborg-eval-check-meta"})
     rebuilder.handle(job(scene, head))
     assert {context for context, _, _ in scene.statuses(head)[1:]} == {"grahamcofborg-eval"}
 
 
-def test_a_job_without_target_branch_uses_the_prs_base(scene: Scene, rebuilder: MassRebuilder) -> None:
+def test_a_job_without_target_branch_uses_the_prs_base(scene: Scene, rebuilder: Rebuilding) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     assert rebuilder.handle(job(scene, head, branch=None))[-1] == Ack()
     assert scene.statuses(head)[-1][1] == "success"
@@ -235,7 +257,7 @@ def test_a_job_without_target_branch_uses_the_prs_base(scene: Scene, rebuilder: 
 def test_a_repository_not_in_repos_is_acked_untouched(scene: Scene, github_client: GitHubClient, tmp_path: Path, fake_github: FakeGitHub) -> None:
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
     config = evaluator_config(repos=["other/repo"])
-    rebuilder = MassRebuilder(Evaluator(config, github_client, Checkouts(tmp_path / "checkouts")))
+    rebuilder = rebuilding(Evaluator(config, github_client, Checkouts(tmp_path / "checkouts")), github_client)
     assert rebuilder.handle(job(scene, head)) == [Ack()]
     assert fake_github.calls == []
 
@@ -244,7 +266,7 @@ def test_a_repository_not_in_repos_is_acked_untouched(scene: Scene, github_clien
     "body",
     [b"\xff", b"[]", b"{}", b'{"repo": {}, "pr": {}}', json.dumps({"repo": None, "pr": {"number": 1, "head_sha": "a"}}).encode()],
 )
-def test_undecodable_jobs_are_refused(rebuilder: MassRebuilder, body: bytes) -> None:
+def test_undecodable_jobs_are_refused(rebuilder: Rebuilding, body: bytes) -> None:
     assert POLICY[Case.UNDECODABLE] is Verdict.NACK_DUMP
     with pytest.raises(DecodeError):
-        rebuilder.decode("", "application/json", body)
+        rebuilder.worker.decode("", "application/json", body)

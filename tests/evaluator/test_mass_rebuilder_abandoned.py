@@ -1,7 +1,8 @@
 """A mass-rebuilder job the runtime gives up (its connection lost mid-evaluation)
-stops writing to GitHub: the redelivered copy's statuses are the only ones after
-it (issue 17). The real runtime on the machine's RabbitMQ, the real evaluator
-with real git, the fake GitHub holding the first run inside its first write."""
+sends nothing for the status reporter to write: the redelivered copy's writes
+are the only ones (issues 17, 18). The real runtime on the machine's RabbitMQ,
+the real evaluator with real git, the fake GitHub holding the first run inside
+its first read."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from tickborg.evaluator.worker import MassRebuilder
 from tickborg.fakegithub.faults import delay
 from tickborg.fakegithub.testing import TEST_REPO
 from tickborg.github.client import GitHubClient
-from tickborg.messages import EvaluationJob, Pr
-from tickborg.topology import EVALUATION_JOBS, build_topology
+from tickborg.messages import CommitStatusWrite, EvaluationJob, Pr
+from tickborg.reporter.inputs import decode_incoming
+from tickborg.topology import BUILD_RESULTS_QUEUE, EVALUATION_JOBS, build_topology
 
 PR = 31
 HELD_SECONDS = 4.0
-# One evaluation: six progress steps and its outcome.
-ONE_EVALUATION = 7
+# One evaluation: six progress steps, its outcome, its labels and its queued builds.
+ONE_EVALUATION = 9
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -37,7 +39,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_an_abandoned_evaluation_writes_nothing_beside_its_redelivered_copy(
+def test_an_abandoned_evaluation_sends_nothing_beside_its_redelivered_copy(
     scene: Scene, rabbitmq_config: RabbitMQConfig, github_client: GitHubClient, tmp_path: Path
 ) -> None:
     config = parse_config(base_config_data(rabbitmq_config, projects=PROJECTS))
@@ -45,25 +47,25 @@ def test_an_abandoned_evaluation_writes_nothing_beside_its_redelivered_copy(
     checkouts = Checkouts(tmp_path / "checkouts", git_timeout_seconds=60)
     rebuilder = MassRebuilder(Evaluator(config, github_client, checkouts, progress_delay=0))  # every step written
     head = scene.open_pr(PR, {"libbar/bar.c": "int bar2;\n"})
-    # The first run's first status write is answered only after HELD_SECONDS.
-    scene.fake.faults.add(delay(HELD_SECONDS), "POST", f"/repos/{TEST_REPO}/statuses/.*", times=1)
+    # The first run's first read of GitHub is answered only after HELD_SECONDS.
+    scene.fake.faults.add(delay(HELD_SECONDS), "GET", f"/repos/{TEST_REPO}/issues/{PR}", times=1)
     running = RunningWorker(rebuilder, config, queues=(EVALUATION_JOBS,), topology=build_topology(config))
     with running:
         with Broker(config.rabbitmq) as broker:
             job = EvaluationJob(scene.origin.repo(), Pr(target_branch="main", number=PR, head_sha=head))
             broker.send(EVALUATION_JOBS, job.to_json())
         wait_for(lambda: running.runner.in_flight == 1, 10, "the evaluation started")
-        time.sleep(0.5)  # inside its held write
+        time.sleep(0.5)  # inside its held read
         ctl("close_all_connections", "-p", rabbitmq_config.virtualhost, "test: connection lost")
+        broker = Broker(config.rabbitmq)
         # The copy evaluates on the new connection while the first run is still held ...
-        wait_for(lambda: len(scene.statuses(head)) >= ONE_EVALUATION, 20, "the redelivered copy's evaluation")
-        # ... which then gets its answer, and has been given up.
-        time.sleep(HELD_SECONDS + 1.0)
+        wait_for(lambda: broker.count(BUILD_RESULTS_QUEUE) >= ONE_EVALUATION, 20, "the redelivered copy's evaluation")
+        # ... which then gets its answer, evaluates, and has been given up.
+        time.sleep(HELD_SECONDS + 2.0)
         assert running.runner.reconnects == 1
-    statuses = scene.statuses(head)
-    # The copy's seven, then the first run's held write, answered last: nothing after it.
-    # (A write already on the wire cannot be taken back; one writer ordering the
-    # writes is issue 18's.)
-    assert len(statuses) == ONE_EVALUATION + 1, statuses
-    assert statuses[ONE_EVALUATION - 1][1] == "success"
-    assert statuses[-1] == ("tickborg-eval", "pending", "Starting")
+        sent = [decode_incoming(broker.get(BUILD_RESULTS_QUEUE)[1]) for _ in range(broker.count(BUILD_RESULTS_QUEUE))]
+        broker.close()
+    assert len(sent) == ONE_EVALUATION, sent
+    statuses = [(m.state, m.description) for m in sent if isinstance(m, CommitStatusWrite)]
+    assert statuses[0] == ("pending", "Starting") and statuses[-1][0] == "success"
+    assert scene.statuses(head) == []  # the reporter writes them; none runs here

@@ -9,18 +9,19 @@ import time
 from pathlib import Path
 
 import pytest
-from evaluator_scene import Scene, evaluator_config
+from evaluator_scene import Scene, evaluator_config, rebuilding
 
 from tickborg.checkout import Checkouts
 from tickborg.evaluator.evaluation import Evaluator
 from tickborg.evaluator.progress import ProgressStatus
-from tickborg.evaluator.worker import MassRebuilder
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.faults import delay
 from tickborg.fakegithub.testing import TEST_REPO
 from tickborg.github.client import GitHubClient
 from tickborg.github.status import CommitStatus
 from tickborg.messages import EvaluationJob, Pr
+from tickborg.reporter.coalesce import StripedLocks
+from tickborg.reporter.writes import GitHubWriter
 from tickborg.runtime.abandon import working_for
 from tickborg.runtime.actions import Ack
 
@@ -39,7 +40,8 @@ def descriptions(fake: FakeGitHub, sha: str = SHA) -> list[str]:
 
 
 def progress(github: GitHubClient, seconds: float) -> ProgressStatus:
-    return ProgressStatus(github, CommitStatus(TEST_REPO, SHA, "tickborg-eval"), seconds)
+    """Its writes made as the status reporter makes them."""
+    return ProgressStatus(GitHubWriter(github, StripedLocks()), CommitStatus(TEST_REPO, SHA, "tickborg-eval"), seconds)
 
 
 def test_a_fast_evaluation_writes_its_outcome_alone(scene: Scene, github_client: GitHubClient, tmp_path: Path) -> None:
@@ -47,7 +49,7 @@ def test_a_fast_evaluation_writes_its_outcome_alone(scene: Scene, github_client:
     evaluator = Evaluator(evaluator_config(), github_client, Checkouts(tmp_path / "checkouts"))  # the default delay
     assert evaluator.progress_delay == 2.0
     job = EvaluationJob(scene.origin.repo(), Pr(target_branch="main", number=12, head_sha=head))
-    assert MassRebuilder(evaluator).handle(job)[-1] == Ack()
+    assert rebuilding(evaluator, github_client).handle(job)[-1] == Ack()
     assert scene.statuses(head) == [("tickborg-eval", "success", "Scheduled builds of libbar on x86_64-linux, aarch64-linux")]
 
 

@@ -13,7 +13,6 @@ from tickborg.github.bodies import CHECK_RUN_TEXT_LIMIT, CheckRunFields, CheckRu
 from tickborg.github.client import GitHubClient
 from tickborg.fakegithub.faults import secondary_rate_limit
 from tickborg.github.errors import Error, MissingSha, RateLimited
-from tickborg.github.status import CommitStatus
 from tickborg.runtime.abandon import Abandoned, working_for
 
 SHA = "c" * 40
@@ -56,20 +55,6 @@ def test_commit_statuses_round_trip_with_the_description_cut_to_140(github_clien
     listed = github_client.list_statuses(TEST_REPO, SHA)
     assert [s.state for s in listed] == ["failure", "pending"]  # newest first, as GitHub lists
     assert listed[0].context == "tickborg-eval"
-
-
-def test_commit_status_helper_keeps_context_and_url(github_client, repo):
-    status = CommitStatus(TEST_REPO, SHA, "tickborg-eval", "Starting")
-    status = status.set(github_client, "pending")
-    status = status.with_url("https://logs/eval").set(github_client, "success", "Done " * 40)
-
-    assert status.description == "Done " * 40  # the helper remembers; the wire gets the cut
-    stored = repo.state.statuses(TEST_REPO, SHA)
-    assert [(s["context"], s["state"], s["target_url"]) for s in stored] == [
-        ("tickborg-eval", "pending", None),
-        ("tickborg-eval", "success", "https://logs/eval"),
-    ]
-    assert len(stored[1]["description"]) == 140
 
 
 def test_check_run_moves_from_queued_to_completed(github_client, repo):

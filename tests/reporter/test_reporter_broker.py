@@ -262,7 +262,7 @@ def test_other_github_errors_are_acked_and_logged_with_the_body(
     assert scene.runs() == [] and scene.dead() == 0
     assert scene.failed_calls(fault.status) == 1  # acked: never tried again
     logged = capfd.readouterr().err
-    assert "github refused the check run" in logged and "documentation_url" in logged
+    assert "github refused the write" in logged and "documentation_url" in logged
 
 
 def test_a_commit_force_pushed_away_is_acked(scene: Scene) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import Any, Iterator
 
 import pika
@@ -45,13 +44,24 @@ class Broker:
         self.channel.basic_publish("", queue, body, properties(headers=headers), mandatory=True)
 
     def get(self, queue: str, timeout: float = 10.0) -> tuple[pika.BasicProperties, bytes]:
-        """The next message of `queue` (acked), waiting up to `timeout`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            method, props, body = self.channel.basic_get(queue, auto_ack=True)
-            if method is not None:
+        """The next message of `queue` (acked), waiting up to `timeout`.
+
+        Taken by a consumer, not `basic.get`: a quorum queue with a single active
+        consumer (build-results) refuses `basic.get`. One message at a time
+        (prefetch 1, cancelled before the ack), so no other is handed out and
+        returned, which would count against its delivery limit.
+        """
+        channel = self.connection.channel()
+        try:
+            channel.basic_qos(prefetch_count=1)
+            for method, props, body in channel.consume(queue, inactivity_timeout=timeout):
+                if method is None:
+                    break
+                channel.cancel()
+                channel.basic_ack(method.delivery_tag)
                 return props, body
-            self.connection.sleep(0.05)
+        finally:
+            channel.close()
         raise AssertionError(f"no message on {queue!r} within {timeout} s")
 
     def count(self, queue: str) -> int:

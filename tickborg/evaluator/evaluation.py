@@ -1,10 +1,15 @@
 """One evaluation of a pull request, step by step, each step shown in the
-`tickborg-eval` commit status on the PR's head (SPEC §5)."""
+`tickborg-eval` commit status on the PR's head (SPEC §5).
+
+The evaluation reads GitHub but writes nothing to it: its statuses and labels
+go to a `Writes` (in the fleet, messages to the status reporter, the one
+GitHub writer of the App; docs/architecture.md, "GitHub writes")."""
 
 from __future__ import annotations
 
 import re
 import time
+from typing import Protocol
 
 import attrs
 
@@ -18,9 +23,9 @@ from tickborg.filters.policy import Decision
 from tickborg.github.client import GitHubClient
 from tickborg.github.errors import CommitStatusError
 from tickborg.github.models import Issue
-from tickborg.github.status import CommitStatus
+from tickborg.github.status import CommitStatus, StatusWriter
 from tickborg.logsetup import get_logger
-from tickborg.messages import BuildJob, EvaluationJob, Event
+from tickborg.messages import BuildJob, CommitStatusWrite, EvaluationJob, Event, LabelsWrite
 from tickborg.stats.emit import Emit, discard
 
 log = get_logger(__name__)
@@ -30,6 +35,12 @@ CONTEXT = "tickborg-eval"
 # tickborg's compatibility: a commit that already carries ofborg's statuses keeps its prefix.
 LEGACY_PREFIX = "grahamcofborg"
 _WIP = re.compile(r"^WIP:|\[WIP\]")
+
+
+class Writes(StatusWriter, Protocol):
+    """Where an evaluation's statuses and labels go."""
+
+    def labels(self, write: LabelsWrite) -> object: ...
 
 
 def is_work_in_progress(title: str) -> bool:
@@ -61,19 +72,19 @@ class Evaluator:
             progress_delay = config.github_app.progress_status_delay_seconds if config.github_app else default
         self.progress_delay = progress_delay
 
-    def decide(self, job: EvaluationJob) -> Decision[Case]:
+    def decide(self, job: EvaluationJob, writes: Writes) -> Decision[Case]:
         repo = job.repo.full_name
         if not self.config.repo_is_eligible(repo):
             return Decision(Case.REPO_NOT_ELIGIBLE, reason=f"{repo} is not in repos")
         try:
-            return self._evaluate(job)
+            return self._evaluate(job, writes)
         except CommitStatusError as exc:
             decision = GITHUB_FAILURES.decide(exc)
             if decision.case is Case.GITHUB_ERROR:
-                self._label_internal_error(job, exc)
+                self._label_internal_error(job, exc, writes)
             return decision
 
-    def _evaluate(self, job: EvaluationJob) -> Decision[Case]:
+    def _evaluate(self, job: EvaluationJob, writes: Writes) -> Decision[Case]:
         repo, number = job.repo.full_name, job.pr.number
         try:
             issue = self.github.get_issue(repo, number)
@@ -86,12 +97,12 @@ class Evaluator:
             self.events(Event.of("issue-already-closed"))
             return Decision(Case.PR_CLOSED, reason=f"state {issue.state}")
         contexts = [s.context for s in self.github.list_statuses(repo, job.pr.head_sha)]
-        status = ProgressStatus(self.github, CommitStatus(repo, job.pr.head_sha, status_context(contexts)), self.progress_delay)
+        status = ProgressStatus(writes, CommitStatus(repo, job.pr.head_sha, status_context(contexts)), self.progress_delay)
         try:
             status.step("Starting")
             branch = job.pr.target_branch or self.github.get_pull_request(repo, number).base_ref
             started = time.monotonic()
-            decision = self._merged(job, branch, issue, status)
+            decision = self._merged(job, branch, issue, status, writes)
         finally:
             status.stop()
         # An evaluation that reached its verdict; one cut short by GitHub is retried, and counted then.
@@ -100,7 +111,7 @@ class Evaluator:
         self.events(Event.of("evaluation-duration-count", branch))
         return decision
 
-    def _merged(self, job: EvaluationJob, branch: str, issue: Issue, status: ProgressStatus) -> Decision[Case]:
+    def _merged(self, job: EvaluationJob, branch: str, issue: Issue, status: ProgressStatus, writes: Writes) -> Decision[Case]:
         """Merge, inspect and schedule: the evaluation proper, once the PR is known to be open."""
         repo, number = job.repo.full_name, job.pr.number
         try:
@@ -116,9 +127,11 @@ class Evaluator:
                 return Decision(Case.INTERNAL_ERROR, reason=str(exc))
             status.finish("error", f"git refused: {exc}")
             return Decision(Case.GIT_REFUSED, reason=str(exc))
-        self.github.add_labels(repo, number, evaluation.labels)
-        if INTERNAL_ERROR_LABEL in issue.labels:
-            self.github.remove_label(repo, number, INTERNAL_ERROR_LABEL)
+        # Only what changes: a label write is a budget item like any other.
+        added = tuple(label for label in evaluation.labels if label not in issue.labels)
+        removed = (INTERNAL_ERROR_LABEL,) if INTERNAL_ERROR_LABEL in issue.labels else ()
+        if added or removed:
+            writes.labels(LabelsWrite(repo, number, added, removed))
         return self._schedule(job, issue, evaluation, status)
 
     def _inspect(self, job: EvaluationJob, branch: str, issue: Issue, status: ProgressStatus) -> Evaluation:
@@ -154,20 +167,18 @@ class Evaluator:
         status.finish("success", f"Scheduled builds of {scheduled}")
         return Decision(Case.EVALUATED, schedule_build(build, systems), scheduled)
 
-    def give_up(self, job: EvaluationJob, reason: str) -> None:
+    def give_up(self, job: EvaluationJob, reason: str) -> CommitStatusWrite:
         """Its retries are over: the status says so rather than staying pending for ever.
-        Best effort: when GitHub is why it gave up, this may fail too."""
+        When GitHub is why it gave up, its statuses may not be readable: `tickborg-eval`."""
         repo, sha = job.repo.full_name, job.pr.head_sha
         try:
-            contexts = [s.context for s in self.github.list_statuses(repo, sha)]
-            CommitStatus(repo, sha, status_context(contexts)).set(self.github, "error", f"Evaluation ended: {reason}")
+            context = status_context([s.context for s in self.github.list_statuses(repo, sha)])
         except CommitStatusError as exc:
-            log.error("could not end the status of an evaluation given up", error=exc.message, reason=reason)
+            log.warning("could not read the statuses of an evaluation given up", error=exc.message)
+            context = CONTEXT
+        return CommitStatus(repo, sha, context, f"Evaluation ended: {reason}").write("error", time.time())
 
-    def _label_internal_error(self, job: EvaluationJob, exc: CommitStatusError) -> None:
-        """Mark the PR for a maintainer; best effort, the job is acked either way."""
+    def _label_internal_error(self, job: EvaluationJob, exc: CommitStatusError, writes: Writes) -> None:
+        """Mark the PR for a maintainer; the job is acked either way."""
         log.error("evaluation failed on a GitHub error", variant=type(exc).__name__, status=exc.status, error=exc.message, body=exc.body)
-        try:
-            self.github.add_labels(job.repo.full_name, job.pr.number, (INTERNAL_ERROR_LABEL,))
-        except CommitStatusError as again:
-            log.warning("could not add the internal-error label", error=again.message)
+        writes.labels(LabelsWrite(job.repo.full_name, job.pr.number, (INTERNAL_ERROR_LABEL,), ()))

@@ -21,9 +21,8 @@ import time
 from typing import Callable
 
 from tickborg.github.bodies import StatusState
-from tickborg.github.client import GitHubClient
 from tickborg.github.errors import CommitStatusError
-from tickborg.github.status import CommitStatus
+from tickborg.github.status import CommitStatus, StatusWriter
 from tickborg.logsetup import get_logger
 from tickborg.runtime.abandon import Abandoned
 
@@ -34,9 +33,9 @@ class ProgressStatus:
     """One evaluation's `tickborg-eval` status: `step` as it goes, `finish` once."""
 
     def __init__(
-        self, github: GitHubClient, status: CommitStatus, delay: float, clock: Callable[[], float] = time.monotonic
+        self, writer: StatusWriter, status: CommitStatus, delay: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._github = github
+        self._writer = writer
         self._status = status
         self._delay = delay
         self._clock = clock
@@ -54,7 +53,7 @@ class ProgressStatus:
     def step(self, description: str) -> None:
         """The evaluation is now in this step (shown once it lasts `delay` seconds; at once when 0)."""
         if self._watcher is None:
-            self._status = self._status.set(self._github, "pending", description)
+            self._status = self._status.set(self._writer, "pending", description)
             return
         with self._changed:
             self._step, self._since = description, self._clock()
@@ -63,7 +62,7 @@ class ProgressStatus:
     def finish(self, state: StatusState, description: str) -> CommitStatus:
         """Write the outcome, after any step write already under way; no step is written after it."""
         self.stop()
-        self._status = self._status.set(self._github, state, description)
+        self._status = self._status.set(self._writer, state, description)
         return self._status
 
     def stop(self) -> None:
@@ -97,7 +96,7 @@ class ProgressStatus:
 
     def _write(self, step: str) -> None:
         try:
-            self._status = self._status.set(self._github, "pending", step)
+            self._status = self._status.set(self._writer, "pending", step)
         except (CommitStatusError, Abandoned) as exc:
             # Progress is best effort; the outcome's write reports GitHub's trouble.
             log.warning("could not show the evaluation's progress", step=step, error=str(exc))

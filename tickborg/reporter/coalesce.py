@@ -13,21 +13,32 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import Hashable, Iterator
+from typing import ContextManager, Hashable, Iterator
 
 # Results remembered, oldest forgotten first: far more than are in flight at once.
 REMEMBERED_RESULTS = 10_000
 LOCK_STRIPES = 64
 
 
+class StripedLocks:
+    """A lock per key, from a fixed set: bounded, and keys rarely share a stripe."""
+
+    def __init__(self, stripes: int = LOCK_STRIPES) -> None:
+        self._locks = tuple(threading.Lock() for _ in range(stripes))
+
+    @contextmanager
+    def holding(self, key: Hashable) -> Iterator[None]:
+        with self._locks[hash(key) % len(self._locks)]:
+            yield
+
+
 class RunWrites:
-    def __init__(self, delay: float, remembered: int = REMEMBERED_RESULTS, stripes: int = LOCK_STRIPES) -> None:
+    def __init__(self, delay: float, locks: StripedLocks, remembered: int = REMEMBERED_RESULTS) -> None:
         self._delay = delay
         self._remembered = remembered
         self._results: OrderedDict[Hashable, None] = OrderedDict()
         self._came = threading.Condition()
-        # Striped rather than one lock per run: bounded, and runs rarely share a stripe.
-        self._locks = tuple(threading.Lock() for _ in range(stripes))
+        self._locks = locks
 
     def result_came(self, key: Hashable) -> None:
         """The build of `key` has a result: a start of it still held writes nothing."""
@@ -43,7 +54,5 @@ class RunWrites:
         with self._came:
             return self._came.wait_for(lambda: key in self._results, timeout=self._delay)
 
-    @contextmanager
-    def writing(self, run: Hashable) -> Iterator[None]:
-        with self._locks[hash(run) % len(self._locks)]:
-            yield
+    def writing(self, run: Hashable) -> ContextManager[None]:
+        return self._locks.holding(run)

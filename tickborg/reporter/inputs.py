@@ -8,16 +8,23 @@ import attrs
 
 from tickborg import messages
 from tickborg.errors import DecodeError
-from tickborg.messages import BuildLogStart, BuildResult, QueuedBuildJobs
+from tickborg.messages import BuildLogStart, BuildResult, CommitStatusWrite, LabelsWrite, QueuedBuildJobs
 
-Incoming = Union[QueuedBuildJobs, BuildResult, BuildLogStart]
+# A build's progress: moves its check run.
+BuildProgress = Union[QueuedBuildJobs, BuildResult, BuildLogStart]
+# What another worker sends to be written as it is.
+GitHubWrite = Union[CommitStatusWrite, LabelsWrite]
+Incoming = Union[BuildProgress, GitHubWrite]
 
 # Tried in this order. The shapes cannot be confused: only QueuedBuildJobs has
-# `job`, only a BuildResult `output` and `request_id`, only a BuildLogStart `identity`.
-_KINDS: tuple[type[QueuedBuildJobs] | type[BuildResult] | type[BuildLogStart], ...] = (
+# `job`, only a BuildResult `output` and `request_id`, only a BuildLogStart
+# `identity`, only a CommitStatusWrite `context`, only a LabelsWrite `add_labels`.
+_KINDS: tuple[type[Incoming], ...] = (
     QueuedBuildJobs,
     BuildResult,
     BuildLogStart,
+    CommitStatusWrite,
+    LabelsWrite,
 )
 
 

@@ -14,7 +14,7 @@ from tickborg.filters.policy import Decision, GitHubCases, Verdict
 from tickborg.github.errors import CommitStatusError
 from tickborg.logsetup import get_logger
 from tickborg.messages import BuildResult, QueuedBuildJobs
-from tickborg.reporter.inputs import Incoming
+from tickborg.reporter.inputs import BuildProgress
 from tickborg.reporter.progress import Report
 from tickborg.reporter.render import finished_report, queued_reports, started_report
 from tickborg.reporter.runs import LogLinks, started_run
@@ -28,6 +28,8 @@ class Case(Enum):
     STARTED = auto()
     START_UNMATCHED = auto()
     FINISHED = auto()
+    STATUS_WRITE = auto()
+    LABELS_WRITE = auto()
     EXPIRED_CREDS = auto()
     INTERNAL_ERROR = auto()
     RATE_LIMITED = auto()
@@ -42,6 +44,9 @@ POLICY: Mapping[Case, Verdict] = {
     # A start that does not name its job (repo, pr) cannot be matched to a run.
     Case.START_UNMATCHED: Verdict.ACK,
     Case.FINISHED: Verdict.ACK,  # the run completed with its conclusion
+    # The mass-rebuilder's: written unless older than, or the same as, what is shown.
+    Case.STATUS_WRITE: Verdict.ACK,
+    Case.LABELS_WRITE: Verdict.ACK,  # added and removed; one already there or gone is fine
     Case.EXPIRED_CREDS: Verdict.NACK_REQUEUE,  # 401 even with a fresh token
     Case.INTERNAL_ERROR: Verdict.NACK_REQUEUE,  # 5xx, connection error, timeout
     Case.RATE_LIMITED: Verdict.NACK_REQUEUE,  # not before the reset time
@@ -51,7 +56,7 @@ POLICY: Mapping[Case, Verdict] = {
 }
 
 
-def triage(job: Incoming, links: LogLinks, now: datetime) -> tuple[Case, tuple[Report, ...]]:
+def triage(job: BuildProgress, links: LogLinks, now: datetime) -> tuple[Case, tuple[Report, ...]]:
     """The case a message falls in when GitHub answers, and what it says about which runs."""
     if isinstance(job, QueuedBuildJobs):
         return Case.QUEUED, queued_reports(job, links)
@@ -77,5 +82,5 @@ def github_failure(exc: CommitStatusError) -> Decision[Case]:
     """The row a failed GitHub call puts the message in."""
     decision = GITHUB_FAILURES.decide(exc)
     if decision.case is Case.GITHUB_ERROR:
-        log.error("github refused the check run; message dropped", status=exc.status, error=exc.message, body=exc.body)
+        log.error("github refused the write; message dropped", status=exc.status, error=exc.message, body=exc.body)
     return decision

@@ -10,10 +10,11 @@ from tickborg.github.bodies import CheckRunFields
 from tickborg.github.errors import CommitStatusError
 from tickborg.github.models import CheckRun
 from tickborg.logsetup import get_logger
-from tickborg.messages import BuildLogStart, QueuedBuildJobs
-from tickborg.reporter.inputs import Incoming, decode_incoming
+from tickborg.messages import BuildLogStart, CommitStatusWrite, LabelsWrite, QueuedBuildJobs
+from tickborg.reporter.coalesce import RunWrites, StripedLocks
+from tickborg.reporter.inputs import BuildProgress, GitHubWrite, Incoming, decode_incoming
 from tickborg.reporter.policy import POLICY, Case, github_failure, triage
-from tickborg.reporter.coalesce import RunWrites
+from tickborg.reporter.writes import GitHubWriter, StatusesAndLabels
 from tickborg.reporter.progress import Create, Leave, Report, Stage, plan
 from tickborg.reporter.runs import LogLinks, RunRef
 from tickborg.runtime.actions import Action
@@ -22,8 +23,8 @@ from tickborg.runtime.worker import SimpleWorker
 log = get_logger(__name__)
 
 
-class CheckRuns(Protocol):
-    """The check-run calls the reporter makes (`GitHubClient` provides them)."""
+class ReporterCalls(StatusesAndLabels, Protocol):
+    """The GitHub calls the reporter makes (`GitHubClient` provides them)."""
 
     def list_check_runs(
         self, repo: str, ref: str, check_name: str | None = None, app_id: int | None = None, every_run: bool = False
@@ -39,6 +40,9 @@ def utc_now() -> datetime:
 
 
 class StatusReporter(SimpleWorker[Incoming]):
+    """The fleet's one GitHub writer: check runs from builds' progress, and the
+    statuses and labels the mass-rebuilder sends."""
+
     name = "github-comment-poster"
     # Each message costs GitHub calls that, with timeouts, pacing and a token
     # refresh, can outlast the heartbeat interval: run them off the connection's thread.
@@ -46,7 +50,7 @@ class StatusReporter(SimpleWorker[Incoming]):
 
     def __init__(
         self,
-        github: CheckRuns,
+        github: ReporterCalls,
         links: LogLinks,
         app_id: int,
         now: Callable[[], datetime] = utc_now,
@@ -56,8 +60,10 @@ class StatusReporter(SimpleWorker[Incoming]):
         self.links = links
         self.app_id = app_id  # ours: a run of the same name by another App (say, Actions) is not ours to move
         self.now = now
+        locks = StripedLocks()
         # A start's in_progress waits this long, and is dropped when the result comes meanwhile.
-        self.writes = RunWrites(start_delay)
+        self.writes = RunWrites(start_delay, locks)
+        self.writer = GitHubWriter(github, locks)
 
     def decode(self, routing_key: str, content_type: str | None, body: bytes) -> Incoming:
         return decode_incoming(body)
@@ -66,6 +72,19 @@ class StatusReporter(SimpleWorker[Incoming]):
         return enact(POLICY, self.decide(job))
 
     def decide(self, job: Incoming) -> Decision[Case]:
+        if isinstance(job, (CommitStatusWrite, LabelsWrite)):
+            return self.write(job)
+        return self.report(job)
+
+    def write(self, job: GitHubWrite) -> Decision[Case]:
+        try:
+            if isinstance(job, CommitStatusWrite):
+                return Decision(Case.STATUS_WRITE, reason=self.writer.status(job))
+            return Decision(Case.LABELS_WRITE, reason=self.writer.labels(job))
+        except CommitStatusError as exc:
+            return github_failure(exc)
+
+    def report(self, job: BuildProgress) -> Decision[Case]:
         case, reports = triage(job, self.links, self.now())
         for report in reports:
             if report.stage is Stage.COMPLETED:
@@ -99,6 +118,10 @@ class StatusReporter(SimpleWorker[Incoming]):
         return f"{run.name}: run {updated.id} now {updated.status}"
 
     def log_context(self, job: Incoming) -> Mapping[str, Any]:
+        if isinstance(job, CommitStatusWrite):
+            return {"repo": job.repo, "sha": job.sha, "context": job.context}
+        if isinstance(job, LabelsWrite):
+            return {"repo": job.repo, "pr": job.number}
         if isinstance(job, BuildLogStart):
             context: dict[str, Any] = {"attempt_id": job.attempt_id, "system": job.system}
             if job.repo is not None and job.pr is not None:
