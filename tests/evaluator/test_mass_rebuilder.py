@@ -148,14 +148,17 @@ def test_missing_sha_from_the_status_api_is_acked(scene: Scene, rebuilder: Rebui
     assert not (tmp_path / "checkouts").exists()
 
 
-def test_a_redelivered_evaluation_writes_no_label_and_no_outcome_again(
+def test_a_redelivered_evaluation_is_the_same_request_and_writes_no_label_and_no_outcome_again(
     scene: Scene, github_client: GitHubClient, tmp_path: Path
 ) -> None:
     # The default progress delay: a quick evaluation shows its outcome alone.
     rebuilder = rebuilding(Evaluator(evaluator_config(), github_client, Checkouts(tmp_path / "checkouts")), github_client)
     head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
-    for _ in range(2):
-        assert rebuilder.handle(job(scene, head))[-1] == Ack()
+    deliveries = [rebuilder.handle(job(scene, head)) for _ in range(2)]
+    assert all(actions[-1] == Ack() for actions in deliveries)
+    # The same request: the reporter shows the runs the first made, and makes no second.
+    first, again = ({sent["request_id"] for _, _, sent in publishes(actions) if "request_id" in sent} for actions in deliveries)
+    assert len(first) == 1 and first == again
     label_posts = [c for c in scene.fake.calls if c.method == "POST" and c.path.endswith(f"/issues/{PR}/labels")]
     assert len(label_posts) == 1
     assert [state for _, state, _ in scene.statuses(head)] == ["success"]

@@ -7,8 +7,11 @@ GitHub writer of the App; docs/architecture.md, "GitHub writes")."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import uuid
+from collections.abc import Sequence
 from typing import Protocol
 
 import attrs
@@ -35,6 +38,8 @@ CONTEXT = "tickborg-eval"
 # tickborg's compatibility: a commit that already carries ofborg's statuses keeps its prefix.
 LEGACY_PREFIX = "grahamcofborg"
 _WIP = re.compile(r"^WIP:|\[WIP\]")
+# The namespace of evaluations' request ids (uuid5): any fixed UUID, never to change.
+_EVALUATED_REQUESTS = uuid.UUID("6f1b2a8e-4d0c-5b7e-9a3f-2c1d0e9b8a70")
 
 
 class Writes(StatusWriter, Protocol):
@@ -45,6 +50,15 @@ class Writes(StatusWriter, Protocol):
 
 def is_work_in_progress(title: str) -> bool:
     return _WIP.search(title) is not None
+
+
+def request_id(job: EvaluationJob, branch: str, projects: Sequence[str]) -> str:
+    """The request an evaluation's builds show: the same for every delivery of one
+    evaluation (its PR's head onto its branch), so a redelivered evaluation whose
+    first run scheduled its builds shows their check runs again rather than making a
+    second run of each name. `@tickbot build` asks for a new request of its own."""
+    evaluated = [job.repo.full_name, job.pr.number, job.pr.head_sha, branch, list(projects)]
+    return str(uuid.uuid5(_EVALUATED_REQUESTS, json.dumps(evaluated)))
 
 
 def status_context(existing: list[str]) -> str:
@@ -132,7 +146,7 @@ class Evaluator:
         removed = (INTERNAL_ERROR_LABEL,) if INTERNAL_ERROR_LABEL in issue.labels else ()
         if added or removed:
             writes.labels(LabelsWrite(repo, number, added, removed))
-        return self._schedule(job, issue, evaluation, status)
+        return self._schedule(job, branch, issue, evaluation, status)
 
     def _inspect(self, job: EvaluationJob, branch: str, issue: Issue, status: ProgressStatus) -> Evaluation:
         """Merge the PR into its branch and see what it changes."""
@@ -154,7 +168,9 @@ class Evaluator:
         messages = workdir.commit_messages(base, head)
         return evaluate_changes(files, title, messages, self.config.projects)
 
-    def _schedule(self, job: EvaluationJob, issue: Issue, evaluation: Evaluation, status: ProgressStatus) -> Decision[Case]:
+    def _schedule(
+        self, job: EvaluationJob, branch: str, issue: Issue, evaluation: Evaluation, status: ProgressStatus
+    ) -> Decision[Case]:
         if is_work_in_progress(issue.title):
             status.finish("success", "Work in progress: no builds scheduled")
             return Decision(Case.WORK_IN_PROGRESS, reason=issue.title)
@@ -162,7 +178,7 @@ class Evaluator:
             status.finish("success", "No project changed: nothing to build")
             return Decision(Case.NOTHING_TO_BUILD, reason="no project touched")
         systems = self.config.systems_for(issue.user_login)
-        build = BuildJob.for_pr(job.repo, job.pr, evaluation.projects)
+        build = BuildJob.for_pr(job.repo, job.pr, evaluation.projects, request_id(job, branch, evaluation.projects))
         scheduled = f"{', '.join(evaluation.projects)} on {', '.join(systems)}"
         status.finish("success", f"Scheduled builds of {scheduled}")
         return Decision(Case.EVALUATED, schedule_build(build, systems), scheduled)
