@@ -134,7 +134,8 @@ def running_flow(
     config_path.write_text(json.dumps(data))
     with ExitStack() as stack:
         post = stack.enter_context(webhook_receiver(load_config(config_path)))
-        running = {
-            name: stack.enter_context(tickborg_process(name, config_path, tmp_path / f"{name}.log")) for name in processes
-        }
+        running: dict[str, subprocess.Popen[bytes]] = {}
+        for name in processes:  # a name given twice runs twice: `builder`, `builder.2`
+            key = name if name not in running else f"{name}.{sum(k.split('.')[0] == name for k in running) + 1}"
+            running[key] = stack.enter_context(tickborg_process(name, config_path, tmp_path / f"{key}.log"))
         yield Flow(origin, fake_github, post, config_path, running)
