@@ -125,6 +125,7 @@ class GitHubAppConfig:
     timeout_seconds: float = 30.0
     writes_per_second: float = 1.0
     write_burst: int = 5
+    writes_per_hour: int = 500  # GitHub's secondary limit for an App; 0: no hourly bucket
     # A pending step of an evaluation, and a build's in_progress, are shown only once they last this long.
     progress_status_delay_seconds: float = 2.0
 
@@ -474,6 +475,7 @@ def _parse_github_app(s: _Section) -> GitHubAppConfig:
         timeout_seconds=s.number("timeout_seconds", 30.0),
         writes_per_second=s.number("writes_per_second", 1.0),
         write_burst=s.int("write_burst", 5, minimum=1),
+        writes_per_hour=s.int("writes_per_hour", 500, minimum=0),
         progress_status_delay_seconds=s.number("progress_status_delay_seconds", 2.0),
     )
 

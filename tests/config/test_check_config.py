@@ -213,3 +213,11 @@ def test_world_readable_secret_warns(write_config: Callable[[dict[str, Any]], Pa
 
 def test_every_command_resolves_to_its_main() -> None:
     assert all(callable(resolve(name)) for name in COMMANDS)
+
+
+def test_a_negative_hourly_write_budget_names_its_key(write_config: Callable[[dict[str, Any]], Path], tmp_path: Path) -> None:
+    key = tmp_path / "app.pem"
+    key.write_text("not read as a key here")
+    app = {"app_id": 1, "private_key_file": str(key), "writes_per_hour": -1}
+    done = check(write_config({**base_config_data(), "github_app": app}))
+    assert done.returncode == 2 and "github_app.writes_per_hour: must be at least 0" in done.stderr, done.stderr

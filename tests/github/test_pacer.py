@@ -39,6 +39,16 @@ def test_the_pacer_sleeps_for_the_wait():
     assert clock() == pytest.approx(2.0)
 
 
+def test_the_hours_bucket_holds_writes_past_its_budget():
+    clock = ManualClock(0.0)
+    pacer = WritePacer(rate=10.0, burst=10, clock=clock, sleep=clock.sleep, per_hour=20)
+    for _ in range(20):
+        pacer.wait()
+    assert clock() < 2.0  # the hour's 20, at the second's pace
+    pacer.wait()
+    assert clock() == pytest.approx(180.0, abs=1.0)  # the next when the hour's bucket has one again: 3600 s / 20
+
+
 def test_rate_zero_turns_pacing_off():
     clock = ManualClock(0.0)
     pacer = WritePacer(rate=0.0, burst=1, clock=clock, sleep=clock.sleep)

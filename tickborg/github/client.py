@@ -75,7 +75,7 @@ class GitHubClient:
             raise ConfigError("github_app.private_key_file", str(exc)) from None
         transport = Transport(config.api_url, config.timeout_seconds, clock, session)
         auth = AppAuth(transport, config.app_id, key, clock, config.installation_id, renew_margin)
-        pacer = WritePacer(config.writes_per_second, config.write_burst, clock, sleep)
+        pacer = WritePacer(config.writes_per_second, config.write_burst, clock, sleep, config.writes_per_hour)
         return cls(transport, auth, pacer, events)
 
     def close(self) -> None:

@@ -1,9 +1,12 @@
 """Pacing of content-creating requests (GitHub's secondary rate limits).
 
-GitHub allows about 80 content-creating requests a minute per App and frowns
-on bursts; a token bucket per process keeps tickborg well under that, and
-GitHub's own rate-limit answer pauses it until the time GitHub gives. The
-bucket arithmetic is a pure function; `WritePacer` adds the clock and sleep.
+GitHub allows an App about 80 content-creating requests a minute and 500 an
+hour, and frowns on bursts. Two token buckets keep tickborg under both: one
+refills at `rate` a second up to `burst`, the other at `per_hour` an hour up to
+that many; a write waits until both allow it. GitHub's own rate-limit answer
+pauses the writes until the time GitHub gives. The status reporter is the
+fleet's one writer, so its pacer is the App's. The bucket arithmetic is a pure
+function; `WritePacer` adds the clock and sleep.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ def paused(bucket: Bucket, until: float) -> Bucket:
 
 
 class WritePacer:
-    """Blocks each write until the bucket allows it; `rate <= 0` turns pacing off."""
+    """Blocks each write until both buckets allow it; `rate <= 0` turns pacing off,
+    `per_hour` 0 the hourly bucket."""
 
     def __init__(
         self,
@@ -54,19 +58,26 @@ class WritePacer:
         burst: int,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
+        per_hour: int = 0,
     ) -> None:
         self._rate = rate
         self._burst = burst
+        self._per_hour = per_hour
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._bucket = Bucket(float(burst), clock())
+        self._hourly = Bucket(float(per_hour), clock())
 
     def wait(self) -> None:
         if self._rate <= 0:
             return
         with self._lock:
-            self._bucket, delay = take(self._bucket, self._clock(), self._rate, self._burst)
+            now = self._clock()
+            self._bucket, delay = take(self._bucket, now, self._rate, self._burst)
+            if self._per_hour > 0:
+                self._hourly, hourly_delay = take(self._hourly, now, self._per_hour / 3600, self._per_hour)
+                delay = max(delay, hourly_delay)
         if delay > 0:
             log.debug("github write paced", wait_seconds=round(delay, 3))
             self._sleep(delay)
