@@ -19,7 +19,16 @@ from tickborg.filters.policy import Decision, Verdict, enact
 from tickborg.github.bodies import CHECK_RUN_TEXT_LIMIT
 from tickborg.github.errors import Error, ExpiredCreds, InternalError, MissingSha, RateLimited
 from tickborg.github.models import CheckRun
-from tickborg.messages import BuildLogStart, BuildResult, BuildStatus, LegacyStatus, QueuedBuildJobs, UnexpectedError
+from tickborg.messages import (
+    BuildLogStart,
+    BuildResult,
+    BuildStatus,
+    CommitStatusWrite,
+    LabelsWrite,
+    LegacyStatus,
+    QueuedBuildJobs,
+    UnexpectedError,
+)
 from tickborg.reporter.inputs import decode_incoming
 from tickborg.reporter.policy import POLICY, Case, github_failure, triage
 from tickborg.reporter.progress import Create, Leave, Report, Stage, Update, plan
@@ -48,6 +57,8 @@ def wire(name: str) -> bytes:
         ("build-result.v1.push-timedout.json", BuildResult),
         ("build-result.legacy.success-flag.json", BuildResult),
         ("build-log-start.json", BuildLogStart),
+        ("commit-status-write.json", CommitStatusWrite),
+        ("labels-write.json", LabelsWrite),
     ],
 )
 def test_each_message_on_build_results_decodes(name: str, kind: type) -> None:

@@ -12,7 +12,13 @@ from tickborg.github.client import GitHubClient
 from tickborg.github.models import Status
 from tickborg.github.status import CommitStatus
 from tickborg.messages import CommitStatusWrite, LabelsWrite
+from tickborg.fakegithub.faults import server_error
+from tickborg.fakegithub.testing import TEST_APP_ID
+from tickborg.filters.policy import Verdict
 from tickborg.reporter.coalesce import StripedLocks
+from tickborg.reporter.policy import POLICY, Case
+from tickborg.reporter.runs import LogLinks
+from tickborg.reporter.worker import StatusReporter
 from tickborg.reporter.writes import GitHubWriter, status_skip
 
 SHA = "e" * 40
@@ -92,3 +98,16 @@ def test_labels_are_added_and_removed(fake: FakeGitHub, github_client: GitHubCli
     writer.labels(LabelsWrite(TEST_REPO, 12, ("project: libfoo",), ("tickborg-internal-error",)))
     writer.labels(LabelsWrite(TEST_REPO, 12, (), ("tickborg-internal-error",)))  # gone already: fine
     assert fake.state.labels(TEST_REPO, 12) == ["project: libfoo"]
+
+
+def test_each_write_falls_in_its_row(fake: FakeGitHub, github_client: GitHubClient) -> None:
+    reporter = StatusReporter(github_client, LogLinks(None), TEST_APP_ID)
+    labels = LabelsWrite(TEST_REPO, 12, ("project: libfoo",), ())
+    assert reporter.decide(write("success", "done", 1)).case is Case.STATUS_WRITE
+    assert reporter.decide(write("pending", "Starting", 0)).case is Case.STATUS_WRITE  # older: not written
+    assert reporter.decide(labels).case is Case.LABELS_WRITE
+    assert POLICY[Case.STATUS_WRITE] is POLICY[Case.LABELS_WRITE] is Verdict.ACK
+    fake.fail(server_error(502), "POST", f"/repos/{TEST_REPO}/issues/12/labels", times=1)
+    failed = reporter.decide(labels)
+    assert failed.case is Case.INTERNAL_ERROR and POLICY[failed.case] is Verdict.NACK_REQUEUE
+    assert statuses(fake) == [("success", "done")]

@@ -14,9 +14,9 @@ from tickborg.messages import BuildLogStart, CommitStatusWrite, LabelsWrite, Que
 from tickborg.reporter.coalesce import RunWrites, StripedLocks
 from tickborg.reporter.inputs import BuildProgress, GitHubWrite, Incoming, decode_incoming
 from tickborg.reporter.policy import POLICY, Case, github_failure, triage
-from tickborg.reporter.writes import GitHubWriter, StatusesAndLabels
 from tickborg.reporter.progress import Create, Leave, Report, Stage, plan
 from tickborg.reporter.runs import LogLinks, RunRef
+from tickborg.reporter.writes import GitHubWriter, StatusesAndLabels
 from tickborg.runtime.actions import Action
 from tickborg.runtime.worker import SimpleWorker
 
