@@ -46,17 +46,17 @@ def test_metrics_count_what_a_pull_request_went_through(flow: Flow, metrics_url:
     wait_until(lambda: flow.completed(head, "libfoo on x86_64-linux"), timeout=120)
     poster = _sender("github-comment-poster")
     builder = _sender("builder")
-    # The QueuedBuildJobs, the build's start and its result; and the builder's own
-    # events, which its emitter sends in batches.
+    # The evaluation's status and labels, the QueuedBuildJobs, the build's start and
+    # its result; and the builder's own events, which its emitter sends in batches.
     wait_until(
         lambda: (got := scrape(metrics_url))
-        and value(got, "tickborg_jobs_decoded_total", sender=poster, result="success") == 3
+        and value(got, "tickborg_jobs_decoded_total", sender=poster, result="success") == 5
         and value(got, "tickborg_builds_finished_total", sender=builder, system=SYSTEM, status="Success") == 1,
         30,
     )
     got = scrape(metrics_url)
     assert value(got, "tickborg_webhooks_received_total", sender=_sender("github-webhook-receiver"), event="pull_request") == 1
-    for process, jobs in (("evaluation-filter", 1), ("mass-rebuilder", 1), ("builder", 1), ("github-comment-poster", 3)):
+    for process, jobs in (("evaluation-filter", 1), ("mass-rebuilder", 1), ("builder", 1), ("github-comment-poster", 5)):
         assert value(got, "tickborg_jobs_received_total", sender=_sender(process)) == jobs, process
         assert value(got, "tickborg_jobs_decoded_total", sender=_sender(process), result="success") == jobs, process
         assert value(got, "tickborg_jobs_decoded_total", sender=_sender(process), result="failure") == 0, process
