@@ -17,14 +17,16 @@ from fault_fleet import FaultFleet, StartFleet
 from support.process import wait_until
 from tickborg.fakegithub.faults import Fault, bad_credentials, drop_connection, rate_limited, server_error
 from tickborg.fakegithub.testing import TEST_REPO
-from tickborg.topology import EVALUATION_JOBS
+from tickborg.topology import BUILD_RESULTS_QUEUE
 
 STATUSES = r"/repos/[^/]+/[^/]+/statuses/[0-9a-f]+"
+COMMIT_STATUSES = r"/repos/[^/]+/[^/]+/commits/[0-9a-f]+/statuses"
 CHECK_RUNS = r"/repos/[^/]+/[^/]+/check-runs(/\d+)?"
 SUCCESS = "completed: eval success; libfoo on x86_64-linux: success"
 # The jobs one PR's webhook makes for the workers that call GitHub: its
-# evaluation, and the QueuedBuildJobs, build start and result the reporter posts.
-GITHUB_JOBS_PER_PR = 4
+# evaluation, and the status, labels, QueuedBuildJobs, build start and result
+# the reporter writes.
+GITHUB_JOBS_PER_PR = 6
 
 
 def outcomes(fleet: FaultFleet, timeout: float = 180) -> list[str]:
@@ -32,7 +34,7 @@ def outcomes(fleet: FaultFleet, timeout: float = 180) -> list[str]:
 
 
 def test_bad_credentials_once_make_each_worker_fetch_a_new_token_and_go_on(fleet: FaultFleet) -> None:
-    fleet.fake.fail(bad_credentials(), "POST", STATUSES)  # the mass-rebuilder's
+    fleet.fake.fail(bad_credentials(), "GET", COMMIT_STATUSES)  # the mass-rebuilder's first read of a commit
     fleet.fake.fail(bad_credentials(), "POST", CHECK_RUNS)  # the status reporter's
     fleet.send(3)
     assert outcomes(fleet) == [SUCCESS] * 3
@@ -43,7 +45,7 @@ def test_bad_credentials_once_make_each_worker_fetch_a_new_token_and_go_on(fleet
     assert fleet.ledger.dead_letters() == []
 
 
-def test_bursts_of_server_errors_are_retried_and_a_commit_github_always_fails_is_dead_lettered(
+def test_bursts_of_server_errors_are_retried_and_a_status_github_always_refuses_is_dead_lettered(
     start_fleet: StartFleet,
 ) -> None:
     limit = 7  # above each burst, so a job that meets a whole burst still gets through
@@ -56,15 +58,15 @@ def test_bursts_of_server_errors_are_retried_and_a_commit_github_always_fails_is
     fine = fleet.send(3)
     got = outcomes(fleet)
     assert got[1:] == [SUCCESS] * 3
-    assert got[0].startswith(f"dead: {EVALUATION_JOBS}: gave up after {limit} attempts: POST ")
+    # The evaluation is done; its status is the reporter's to write, and GitHub never takes it.
+    assert got[0].startswith(f"dead: {BUILD_RESULTS_QUEUE}: gave up after {limit} attempts: POST ")
     assert f"/statuses/{doomed.head}: 500 Server Error" in got[0]
     calls = fleet.ledger.calls()
-    # One refused call per attempt of the doomed evaluation, and its last status (the one
-    # giving it up, tried once); the bursts spread over the others.
-    assert calls.by_status.get(502) == 5 and calls.by_status.get(500) == 5 + limit + 1
-    assert calls.refused_per_webhook[lost.label] == limit + 1
+    # One refused call per attempt of the doomed status write; the bursts spread over the others.
+    assert calls.by_status.get(502) == 5 and calls.by_status.get(500) == 5 + limit
+    assert calls.refused_per_webhook[lost.label] == limit
     assert sum(calls.refused_per_webhook.get(w.label, 0) for w in fine) == 10
-    assert [d.queue for d in fleet.ledger.dead_letters()] == [EVALUATION_JOBS]
+    assert [d.queue for d in fleet.ledger.dead_letters()] == [BUILD_RESULTS_QUEUE]
 
 
 def test_a_minute_without_github_holds_every_job_until_it_is_back(start_fleet: StartFleet) -> None:

@@ -252,7 +252,8 @@ def _named_heads(call: Call) -> set[str]:
 
 
 def heads_in(body: bytes) -> frozenset[str]:
-    """The head shas a message names: `head_sha` anywhere (jobs, results), `head.sha` (webhooks)."""
+    """The head shas a message names: `head_sha` anywhere (jobs, results), `head.sha`
+    (webhooks), `sha` (a commit status to write)."""
     try:
         value = json.loads(body)
     except ValueError:
@@ -262,8 +263,9 @@ def heads_in(body: bytes) -> frozenset[str]:
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            if isinstance(item.get("head_sha"), str):
-                found.add(item["head_sha"])
+            for key in ("head_sha", "sha"):
+                if isinstance(item.get(key), str):
+                    found.add(item[key])
             head = item.get("head")
             if isinstance(head, dict) and isinstance(head.get("sha"), str):
                 found.add(head["sha"])
