@@ -9,6 +9,7 @@ import pytest
 from tickborg.fakegithub import FakeGitHub
 from tickborg.fakegithub.testing import TEST_REPO
 from tickborg.github.client import GitHubClient
+from tickborg.github.errors import CommitStatusError
 from tickborg.github.models import Status
 from tickborg.github.status import CommitStatus
 from tickborg.messages import CommitStatusWrite, LabelsWrite
@@ -37,7 +38,7 @@ def shown(state: str, description: str) -> Status:
     "new, last, on_github, skipped",
     [
         (write("success", "done", 2), write("pending", "Merging PR", 1), None, None),
-        (write("pending", "Merging PR", 1), write("success", "done", 2), None, "older than the success status"),
+        (write("pending", "Merging PR", 1), write("success", "done", 2), None, "superseded"),
         (write("success", "done", 3), write("success", "done", 2), None, "shown already"),
         # A context this reporter has not written: GitHub's status decides.
         (write("success", "done", 3), None, None, None),
@@ -48,7 +49,8 @@ def shown(state: str, description: str) -> Status:
     ],
 )
 def test_which_status_writes_are_skipped(new, last, on_github, skipped) -> None:
-    reason = status_skip(new, last, on_github)
+    newest = max(new.at, last.at if last else 0)
+    reason = status_skip(new, newest, last, on_github)
     assert (reason is None) if skipped is None else (skipped in reason)
 
 
@@ -70,11 +72,22 @@ def test_writes_out_of_order_and_again_leave_the_newest_once(fake: FakeGitHub, g
     assert statuses(fake) == [("success", "done")]
 
 
+def test_a_failed_progress_step_is_not_retried_once_its_outcome_came(fake: FakeGitHub, github_client: GitHubClient) -> None:
+    writer = GitHubWriter(github_client, StripedLocks())
+    fake.fail(server_error(502), "POST", f"/repos/{TEST_REPO}/statuses/.*", times=1)
+    step, done = write("pending", "Merging PR", 1), write("success", "done", 2)
+    with pytest.raises(CommitStatusError):
+        writer.status(step)
+    writer.status(done)
+    assert "superseded" in writer.status(step)  # its retry
+    assert statuses(fake) == [("success", "done")]
+
+
 def test_a_reporter_taking_over_does_not_write_what_github_shows(fake: FakeGitHub, github_client: GitHubClient) -> None:
     GitHubWriter(github_client, StripedLocks()).status(write("success", "done", 2))
-    standby = GitHubWriter(github_client, StripedLocks())  # nothing in memory: reads GitHub
-    assert "shown already" in standby.status(write("success", "done", 2))
-    assert "outcome" in standby.status(write("pending", "Merging PR", 1))
+    # Nothing in memory: GitHub decides.
+    assert "shown already" in GitHubWriter(github_client, StripedLocks()).status(write("success", "done", 2))
+    assert "outcome" in GitHubWriter(github_client, StripedLocks()).status(write("pending", "Merging PR", 1))
     assert statuses(fake) == [("success", "done")]
 
 

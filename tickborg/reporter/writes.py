@@ -4,19 +4,21 @@ The reporter is the fleet's one GitHub writer (docs/architecture.md, "GitHub
 writes"): the mass-rebuilder decides an evaluation's `tickborg-eval` status
 and its labels, and sends them here as messages.
 
-A status context's writes arrive out of order (messages handled side by side)
-and more than once (a redelivered evaluation). Each is written only when it is
-newer than the last this reporter wrote for its context and says something
-else. A context this reporter has not written yet (it just took over) is
-checked against what GitHub shows: the same status again is not written, and
-a progress step is not written over an evaluation's outcome.
+A status context's writes arrive out of order (messages handled side by side,
+retries) and more than once (a redelivered evaluation). Each is written only
+when no newer one of its context has come (a retried progress step whose
+outcome came meanwhile is dropped, not retried) and it says something else
+than the last this reporter wrote. A context this reporter has not written yet
+(it just took over) is checked against what GitHub shows: the same status
+again is not written, and a progress step is not written over an
+evaluation's outcome.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Protocol, Sequence, cast
+from typing import Protocol, Sequence, TypeVar, cast
 
 from tickborg.github.bodies import StatusState
 from tickborg.github.models import Status
@@ -24,6 +26,7 @@ from tickborg.messages import CommitStatusWrite, LabelsWrite
 from tickborg.reporter.coalesce import REMEMBERED_RESULTS, StripedLocks
 
 StatusKey = tuple[str, str, str]
+T = TypeVar("T")
 
 
 class StatusesAndLabels(Protocol):
@@ -49,12 +52,15 @@ def _says(write: CommitStatusWrite) -> tuple[str, str, str | None]:
     return (write.state, write.description, write.target_url)
 
 
-def status_skip(write: CommitStatusWrite, last: CommitStatusWrite | None, shown: Status | None) -> str | None:
-    """Why `write` is not to be written (None: write it). `last` is the newest write of
-    its context this reporter made; `shown`, read only without one, GitHub's."""
+def status_skip(
+    write: CommitStatusWrite, newest: float, last: CommitStatusWrite | None, shown: Status | None
+) -> str | None:
+    """Why `write` is not to be written (None: write it). `newest` is the latest `at` of
+    its context this reporter has had to write; `last`, the newest write of it that it
+    made; `shown`, read only without one, GitHub's."""
+    if write.at < newest:
+        return "superseded: a newer status of its context came"
     if last is not None:
-        if write.at < last.at:
-            return f"older than the {last.state} status written after it"
         return "shown already" if _says(write) == _says(last) else None
     if shown is None:
         return None
@@ -72,16 +78,19 @@ class GitHubWriter:
         self._github = github
         self._locks = locks
         self._remembered = remembered
-        self._latest: OrderedDict[StatusKey, CommitStatusWrite] = OrderedDict()
+        self._latest: OrderedDict[StatusKey, CommitStatusWrite] = OrderedDict()  # written
+        self._newest: OrderedDict[StatusKey, float] = OrderedDict()  # come
         self._memory = threading.Lock()
 
     def status(self, write: CommitStatusWrite) -> str:
         what = f"{write.context} {write.state} on {write.sha[:12]}"
+        self._came(write)
         with self._locks.holding(write.key):
-            with self._memory:
+            with self._memory:  # what came while this write waited for the lock counts
                 last = self._latest.get(write.key)
+                newest = self._newest.get(write.key, write.at)
             shown = None if last is not None else shown_status(self._github.list_statuses(write.repo, write.sha), write.context)
-            skip = status_skip(write, last, shown)
+            skip = status_skip(write, newest, last, shown)
             if skip is not None:
                 return f"{what}: not written, {skip}"
             state = cast(StatusState, write.state)  # one of them: checked when decoded
@@ -95,9 +104,18 @@ class GitHubWriter:
             self._github.remove_label(write.repo, write.number, label)
         return f"labels of #{write.number}: added {list(write.add)}, removed {list(write.remove)}"
 
+    def _came(self, write: CommitStatusWrite) -> None:
+        with self._memory:
+            _keep(self._newest, write.key, max(write.at, self._newest.get(write.key, write.at)), self._remembered)
+
     def _remember(self, write: CommitStatusWrite) -> None:
         with self._memory:
-            self._latest[write.key] = write
-            self._latest.move_to_end(write.key)
-            while len(self._latest) > self._remembered:
-                self._latest.popitem(last=False)
+            _keep(self._latest, write.key, write, self._remembered)
+
+
+def _keep(memory: OrderedDict[StatusKey, T], key: StatusKey, value: T, size: int) -> None:
+    """Remember `value` under `key`, the least recently remembered forgotten past `size`."""
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > size:
+        memory.popitem(last=False)
