@@ -13,11 +13,21 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
-from typing import ContextManager, Hashable, Iterator
+from typing import ContextManager, Hashable, Iterator, TypeVar
 
 # Results remembered, oldest forgotten first: far more than are in flight at once.
 REMEMBERED_RESULTS = 10_000
 LOCK_STRIPES = 64
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+def remember(memory: OrderedDict[K, V], key: K, value: V, size: int) -> None:
+    """Keep `value` under `key`; past `size` keys, the least recently kept is forgotten."""
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > size:
+        memory.popitem(last=False)
 
 
 class StripedLocks:
@@ -43,10 +53,7 @@ class RunWrites:
     def result_came(self, key: Hashable) -> None:
         """The build of `key` has a result: a start of it still held writes nothing."""
         with self._came:
-            self._results[key] = None
-            self._results.move_to_end(key)
-            while len(self._results) > self._remembered:
-                self._results.popitem(last=False)
+            remember(self._results, key, None, self._remembered)
             self._came.notify_all()
 
     def start_superseded(self, key: Hashable) -> bool:

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Protocol, Sequence, TypeVar, cast
+from typing import Protocol, Sequence, cast
 
 from tickborg.github.bodies import StatusState
 from tickborg.github.models import Status
 from tickborg.messages import CommitStatusWrite, LabelsWrite
-from tickborg.reporter.coalesce import REMEMBERED_RESULTS, StripedLocks
+from tickborg.reporter.coalesce import REMEMBERED_RESULTS, StripedLocks, remember
 
 StatusKey = tuple[str, str, str]
-T = TypeVar("T")
 
 
 class StatusesAndLabels(Protocol):
@@ -106,16 +105,8 @@ class GitHubWriter:
 
     def _came(self, write: CommitStatusWrite) -> None:
         with self._memory:
-            _keep(self._newest, write.key, max(write.at, self._newest.get(write.key, write.at)), self._remembered)
+            remember(self._newest, write.key, max(write.at, self._newest.get(write.key, write.at)), self._remembered)
 
     def _remember(self, write: CommitStatusWrite) -> None:
         with self._memory:
-            _keep(self._latest, write.key, write, self._remembered)
-
-
-def _keep(memory: OrderedDict[StatusKey, T], key: StatusKey, value: T, size: int) -> None:
-    """Remember `value` under `key`, the least recently remembered forgotten past `size`."""
-    memory[key] = value
-    memory.move_to_end(key)
-    while len(memory) > size:
-        memory.popitem(last=False)
+            remember(self._latest, write.key, write, self._remembered)
