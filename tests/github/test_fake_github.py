@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import socket
 import sys
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -59,6 +61,19 @@ def test_an_invalid_body_from_the_client_is_caught_too(timed_fake, client_for):
         client.update_check_run(TEST_REPO, run.id, CheckRunFields(status="completed"))
     assert raised.value.status == 422
     assert ["checks/update" in v for v in timed_fake.take_violations()] == [True]
+
+
+def test_a_request_cut_short_by_its_client_is_neither_recorded_nor_a_violation(timed_fake):
+    """A client killed as it wrote (SIGKILL mid-request) never finished its request."""
+    host, port = urlsplit(timed_fake.url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(
+            f"PATCH /repos/{TEST_REPO}/check-runs/1 HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"status\"".encode()
+        )
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b""  # closed without an answer
+    assert timed_fake.calls == [] and timed_fake.violations == []
 
 
 def test_unknown_operations_and_query_parameters_are_violations(timed_fake, github_app_key, clock):

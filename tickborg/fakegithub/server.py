@@ -300,6 +300,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:
+            # The client went away mid-request (a process killed as it wrote): GitHub
+            # never sees such a request, so neither does the call record.
+            self.close_connection = True
+            return
         reply = self.server.app.handle(self.command, self.path, self.headers, raw)
         if reply is None:
             self.close_connection = True
