@@ -12,6 +12,7 @@ from support.paths import WIRE
 from tickborg.errors import DecodeError
 from tickborg.messages import (
     BuildJob,
+    BuildLogChunk,
     BuildLogMsg,
     BuildLogStart,
     BuildResult,
@@ -33,6 +34,7 @@ from tickborg.messages import (
 # The example files are named after their message type: `build-job.pr.json`.
 CLASSES: dict[str, Any] = {
     "build-job": BuildJob,
+    "build-log-chunk": BuildLogChunk,
     "build-log-msg": BuildLogMsg,
     "build-log-start": BuildLogStart,
     "build-result": BuildResult,
@@ -153,6 +155,7 @@ def test_not_an_object() -> None:
          "status.UnexpectedError.err"),
         (BuildResult, "build-result.legacy.success-flag.json", ["attempt_id"], "attempt_id"),
         (BuildLogMsg, "build-log-msg.json", ["line_number"], "line_number"),
+        (BuildLogChunk, "build-log-chunk.json", ["lines"], "lines"),
         (BuildLogStart, "build-log-start.json", ["identity"], "identity"),
         (EventMessage, "stats-event-message.json", ["sender"], "sender"),
         (CommitStatusWrite, "commit-status-write.json", ["at"], "at"),
@@ -194,6 +197,8 @@ def test_missing_key_names_the_field(cls: Any, name: str, path: list[str], field
         (BuildResult, "build-result.legacy.success-flag.json", ["success"], 0, "success"),
         (BuildLogMsg, "build-log-msg.json", ["line_number"], False, "line_number"),
         (BuildLogMsg, "build-log-msg.json", ["output"], ["a"], "output"),
+        (BuildLogChunk, "build-log-chunk.json", ["lines"], "a line", "lines"),
+        (BuildLogChunk, "build-log-chunk.json", ["lines"], ["a", None], r"lines\[1\]"),
         (BuildLogStart, "build-log-start.json", ["attempted_attrs"], "libfoo", "attempted_attrs"),
         (EventMessage, "stats-event-message.json", ["events"], "job-received", "events"),
         (CommitStatusWrite, "commit-status-write.json", ["state"], "done", "state"),

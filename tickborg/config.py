@@ -27,6 +27,8 @@ SYSTEMS = (
 )
 BUILD_SYSTEMS = ("cmake", "meson", "autotools", "make", "cargo", "gradle", "custom")
 SANDBOXES = ("bubblewrap", "none")
+# How a builder sends a build's log: many lines a message, or one (all a Rust collector reads).
+LOG_MESSAGES = ("chunks", "lines")
 # How build limits are enforced: "auto" takes a cgroup where the host gives one, else rlimits.
 ENFORCEMENTS = ("auto", "cgroup", "rlimit")
 MIB = 1024 * 1024
@@ -216,6 +218,8 @@ class BuilderConfig:
     sandbox: str = "bubblewrap"
     # Also send each build's BuildLogStart to `statusreport`, so its check run shows "in progress".
     announce_start: bool = True
+    # "chunks": BuildLogChunk messages; "lines": one BuildLogMsg per line, for Rust collectors.
+    log_messages: str = "chunks"
     limits: BuildLimits = BuildLimits()
 
     def timeout_of(self, project: Project) -> int:
@@ -557,9 +561,6 @@ def _parse_comment_filter(s: _Section) -> CommentFilterConfig:
 
 def _parse_builder(s: _Section) -> BuilderConfig:
     d = BuilderConfig(systems=())
-    sandbox = s.str("sandbox", d.sandbox)
-    if sandbox not in SANDBOXES:
-        raise ConfigError(s.key("sandbox"), f"unknown sandbox {json.dumps(sandbox)} (known: {', '.join(SANDBOXES)})")
     return BuilderConfig(
         systems=_systems(s.strings("systems", _REQUIRED), s.key("systems")),
         build_timeout_seconds=s.int("build_timeout_seconds", d.build_timeout_seconds, minimum=1),
@@ -568,19 +569,15 @@ def _parse_builder(s: _Section) -> BuilderConfig:
             "broker_consumer_timeout_seconds", d.broker_consumer_timeout_seconds, minimum=1
         ),
         kill_grace_seconds=s.int("kill_grace_seconds", d.kill_grace_seconds, minimum=0),
-        sandbox=sandbox,
+        sandbox=_choice(s, "sandbox", d.sandbox, SANDBOXES),
         announce_start=s.bool("announce_start", d.announce_start),
+        log_messages=_choice(s, "log_messages", d.log_messages, LOG_MESSAGES),
         limits=_optional(s, "limits", _parse_limits) or d.limits,
     )
 
 
 def _parse_limits(s: _Section) -> BuildLimits:
     d = BuildLimits()
-    enforcement = s.str("enforcement", d.enforcement)
-    if enforcement not in ENFORCEMENTS:
-        raise ConfigError(
-            s.key("enforcement"), f"unknown enforcement {json.dumps(enforcement)} (known: {', '.join(ENFORCEMENTS)})"
-        )
     return BuildLimits(
         # Below a few MiB not even a shell starts: a typo (MiB for bytes), not a limit.
         memory_bytes=s.int("memory_bytes", d.memory_bytes, minimum=16 * MIB),
@@ -588,8 +585,15 @@ def _parse_limits(s: _Section) -> BuildLimits:
         tmp_bytes=s.int("tmp_bytes", d.tmp_bytes, minimum=MIB),
         log_bytes=s.int("log_bytes", d.log_bytes, minimum=1),
         log_lines=s.int("log_lines", d.log_lines, minimum=1),
-        enforcement=enforcement,
+        enforcement=_choice(s, "enforcement", d.enforcement, ENFORCEMENTS),
     )
+
+
+def _choice(s: _Section, name: str, default: str, known: tuple[str, ...]) -> str:
+    value = s.str(name, default)
+    if value not in known:
+        raise ConfigError(s.key(name), f"unknown {name} {json.dumps(value)} (known: {', '.join(known)})")
+    return value
 
 
 def _optional(top: _Section, name: str, parse: Callable[[_Section], T]) -> T | None:

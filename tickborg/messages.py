@@ -574,6 +574,38 @@ class BuildLogMsg(_Message):
         }
 
 
+@attrs.frozen
+class BuildLogChunk(_Message):
+    """Ours: lines `first_line_number`, `first_line_number` + 1, ... of an attempt's log in
+    one message (a Rust collector reads only `BuildLogMsg`, one line each)."""
+
+    system: str
+    identity: str
+    attempt_id: str
+    first_line_number: int
+    lines: tuple[str, ...]
+
+    @classmethod
+    def _read(cls, value: Any, path: str) -> BuildLogChunk:
+        f = _Object(value, path)
+        return cls(
+            system=f.get("system", _str),
+            identity=f.get("identity", _str),
+            attempt_id=f.get("attempt_id", _str),
+            first_line_number=f.get("first_line_number", _uint),
+            lines=f.get("lines", _strs),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "system": self.system,
+            "identity": self.identity,
+            "attempt_id": self.attempt_id,
+            "first_line_number": self.first_line_number,
+            "lines": list(self.lines),
+        }
+
+
 # --------------------------------------------------------------------------
 # Metrics events.
 

@@ -160,4 +160,11 @@ def is_result(message: dict[str, Any]) -> bool:
 
 
 def lines_of(logs: list[dict[str, Any]]) -> list[str]:
-    return [message["output"] for message in logs if "line_number" in message]
+    """The log's lines, from single-line messages and chunks alike."""
+    lines: list[str] = []
+    for message in logs:
+        if "line_number" in message:
+            lines.append(message["output"])
+        elif "first_line_number" in message:
+            lines.extend(message["lines"])
+    return lines

@@ -4,6 +4,7 @@ before the result; announced starts."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,12 @@ def test_make_project_streams_every_line_in_order_before_the_result(rabbitmq_con
     assert result["status"] == "Success", result
     assert (result["attempted_attrs"], result["skipped_attrs"]) == (["hello"], ["nope"])
     assert (result["system"], result["pr"]["number"], result["pr"]["head_sha"]) == (SYSTEM, 7, head)
-    # The log: BuildLogStart, then each line numbered from 1 in order, then the result.
+    # The log: BuildLogStart, then chunks of the lines numbered from 1 in order, then the result.
     start, *middle, last = logs
     assert start["attempt_id"] == result["attempt_id"] and start["attempted_attrs"] == ["hello"]
-    assert "line_number" not in start and "repo" not in start
-    assert [m["line_number"] for m in middle] == list(range(1, len(middle) + 1))
+    assert "first_line_number" not in start and "repo" not in start
+    firsts = [m["first_line_number"] for m in middle]
+    assert firsts == list(itertools.accumulate((len(m["lines"]) for m in middle[:-1]), initial=1))
     assert last == result
     lines = lines_of(logs)
     assert lines[lines.index("hello line 1") : lines.index("hello line 1") + 3] == ["hello line 1", "hello line 2", "hello line 3"]
@@ -54,6 +56,18 @@ def test_make_project_streams_every_line_in_order_before_the_result(rabbitmq_con
     announced = statusreport[0]
     assert announced["attempt_id"] == result["attempt_id"] and announced["pr"]["number"] == 7
     assert announced["repo"]["full_name"] == "tick-org/monorepo" and not is_result(announced)
+
+
+def test_a_fleet_with_rust_collectors_gets_one_line_per_message(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:
+    """`builder.log_messages = "lines"`: BuildLogMsg only, numbered from 1, all a Rust collector reads."""
+    origin = make_origin(tmp_path)
+    head = origin.open_pr(7, "main", {"hello/NOTES": "a change\n"}, "hello: notes")
+    result, _, logs = build(rabbitmq_config, tmp_path, pr_job(origin, 7, head, ["hello"]), log_messages="lines")
+    assert result["status"] == "Success", result
+    _, *middle, _ = logs
+    assert [m["line_number"] for m in middle] == list(range(1, len(middle) + 1))
+    assert all(set(m) == {"system", "identity", "attempt_id", "line_number", "output"} for m in middle)
+    assert "hello line 1" in lines_of(logs)
 
 
 def test_projects_after_a_failure_never_ran_and_are_not_listed_as_attempted(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:

@@ -91,6 +91,10 @@ def test_valid_config_exits_0_with_a_summary(write_config: Callable[[dict[str, A
         ),
         (lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "sandbox": False}}, "builder.sandbox: expected a string"),
         (
+            lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "log_messages": "line"}},
+            'builder.log_messages: unknown log_messages "line" (known: chunks, lines)',
+        ),
+        (
             lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "announce_start": "yes"}},
             "builder.announce_start: expected true or false",
         ),

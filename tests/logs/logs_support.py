@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tickborg.messages import BuildLogMsg, BuildLogStart, BuildResult, BuildStatus, Pr, Repo
+from tickborg.messages import BuildLogChunk, BuildLogMsg, BuildLogStart, BuildResult, BuildStatus, Pr, Repo
 
 SYSTEM = "x86_64-linux"
 IDENTITY = "builder-1"
@@ -37,6 +37,10 @@ def start(attempt_id: str = ATTEMPT) -> BuildLogStart:
 
 def line(number: int, text: str, attempt_id: str = ATTEMPT) -> BuildLogMsg:
     return BuildLogMsg(SYSTEM, IDENTITY, attempt_id, number, text)
+
+
+def chunk(first: int, texts: list[str], attempt_id: str = ATTEMPT) -> BuildLogChunk:
+    return BuildLogChunk(SYSTEM, IDENTITY, attempt_id, first, tuple(texts))
 
 
 def result(attempt_id: str = ATTEMPT, status: BuildStatus = BuildStatus.SUCCESS) -> BuildResult:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from logs_support import ATTEMPT, DOTTED_KEY, LINES, PR_KEY, PUSH_KEY, body, line, log_text, result, start
+from logs_support import ATTEMPT, DOTTED_KEY, LINES, PR_KEY, PUSH_KEY, body, chunk, line, log_text, result, start
 from tickborg.logs.collector import POLICY, Case, LogCollector
 from tickborg.logs.layout import Layout
 from tickborg.logs.writer import NEWLINE_STAND_IN
@@ -60,6 +60,46 @@ def test_lines_out_of_order_and_redelivered_land_at_their_numbers(collector: Log
         deliver(collector, PR_KEY, body(line(number, lines[number - 1])))
     assert stored(collector, PR_KEY) == log_text(lines)
     assert not (collector.layout.attempt(PR_KEY, ATTEMPT).state / "early").exists()
+
+
+def test_chunks_out_of_order_overlapping_and_redelivered_store_each_line_once(collector: LogCollector) -> None:
+    """Chunks cut two ways (a builder's retry of a send, say), single lines among them,
+    shuffled and some twice: every line once, at its number, and nothing left parked."""
+    lines = [f"line {n}" for n in range(1, 1001)]
+    pieces = [chunk(first, lines[first - 1 : first + 99]) for first in range(1, 1001, 100)]
+    pieces += [chunk(first, lines[first - 1 : first + 249]) for first in range(51, 1001, 250)]
+    pieces += [line(number, lines[number - 1]) for number in (1, 100, 101, 777, 1000)]
+    random.Random(3).shuffle(pieces)
+    pieces += pieces[:6]
+    for piece in pieces:
+        assert isinstance(deliver(collector, PR_KEY, body(piece)), Ack)
+        assert log_text(lines).startswith(stored(collector, PR_KEY))
+    assert stored(collector, PR_KEY) == log_text(lines)
+    assert not (collector.layout.attempt(PR_KEY, ATTEMPT).state / "early").exists()
+    deliver(collector, PR_KEY, body(result()))
+    deliver(collector, PR_KEY, body(chunk(990, lines[989:])))  # redelivered after the result
+    assert stored(collector, PR_KEY) == log_text(lines)
+
+
+def test_a_chunk_after_the_result_fills_only_the_lines_still_missing(collector: LogCollector) -> None:
+    lines = [f"line {n}" for n in range(1, 11)]
+    deliver(collector, PR_KEY, body(chunk(1, lines[:3])))
+    deliver(collector, PR_KEY, body(chunk(7, lines[6:])))  # parked: 4-6 not yet here
+    deliver(collector, PR_KEY, body(result()))
+    served = stored(collector, PR_KEY)
+    assert served == log_text(lines[:3] + ["", "", ""] + lines[6:])
+    deliver(collector, PR_KEY, body(chunk(2, lines[1:5])))  # 2-3 written, 4-5 late
+    assert stored(collector, PR_KEY) == served + log_text(["[line 4, late] line 4", "[line 5, late] line 5"])
+
+
+def test_lines_parked_by_an_earlier_version_are_placed(collector: LogCollector) -> None:
+    """Earlier collectors parked each early line as `early/<number>`: an upgrade mid-build keeps them."""
+    deliver(collector, PR_KEY, body(line(1, "line 1")))
+    deliver(collector, PR_KEY, body(line(3, "line 3")))  # parked
+    early = collector.layout.attempt(PR_KEY, ATTEMPT).state / "early"
+    (early / "4").write_bytes(b"line 4\n")
+    deliver(collector, PR_KEY, body(chunk(2, ["line 2"])))
+    assert stored(collector, PR_KEY) == log_text([f"line {n}" for n in range(1, 5)])
 
 
 def test_the_result_fills_a_lost_lines_place_and_a_late_line_goes_to_the_end(collector: LogCollector) -> None:
@@ -188,12 +228,19 @@ def test_a_bad_path_is_dead_lettered_and_writes_nothing(collector: LogCollector,
 @pytest.mark.parametrize("number", [0, 10_000_001])
 def test_a_line_number_out_of_range_is_dead_lettered(collector: LogCollector, number: int) -> None:
     assert deliver(collector, PR_KEY, body(line(number, "x"))) == NackDump("")
+    assert deliver(collector, PR_KEY, body(chunk(number, ["x"]))) == NackDump("")
+
+
+def test_a_chunk_reaching_past_the_last_line_number_is_dead_lettered(collector: LogCollector) -> None:
+    assert deliver(collector, PR_KEY, body(chunk(9_999_999, ["x", "y", "z"]))) == NackDump("")
+    assert not collector.layout.attempt(PR_KEY, ATTEMPT).log.exists()
     assert POLICY[Case.BAD_LINE_NUMBER].value == "dead-letter"
 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"\xff", b"not json", b"[]", b'{"system": "x86_64-linux"}', b'{"line_number": "1"}', b'{"request_id": 1}'],
+    [b"\xff", b"not json", b"[]", b'{"system": "x86_64-linux"}', b'{"line_number": "1"}', b'{"request_id": 1}',
+     b'{"system": "x86_64-linux", "identity": "b", "attempt_id": "a", "first_line_number": 1, "lines": "x"}'],
 )
 def test_undecodable_messages_are_dead_lettered(collector: LogCollector, raw: bytes) -> None:
     verdict = deliver(collector, PR_KEY, raw)

@@ -1,8 +1,10 @@
 """A build's log, streamed through the confirming publisher (SPEC §9, Log streaming).
 
-The build never waits on the broker: `line` only queues the line. A flusher
-thread sends queued lines in batches as the window allows (at most `window`
-unconfirmed). Only when the queue holds `max_buffered_bytes` (the broker far
+The build never waits on the broker: `line` only queues the line. Chunked (the
+default), lines gather into a `BuildLogChunk` until it holds `CHUNK_BYTES` or
+its first line is `CHUNK_SECONDS` old; otherwise (for a fleet still running
+the Rust collector) each line is a `BuildLogMsg`. A flusher thread sends queued
+messages in batches as the window allows (at most `window` unconfirmed). Only when the queue holds `max_buffered_bytes` (the broker far
 behind a very chatty build) does `line` wait, rather than run out of memory.
 `finish` waits until the broker confirmed every line, so the result, published
 after it, never overtakes one. A line the broker refuses (a nack, a lost
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
-from tickborg.messages import BuildLogMsg
+from tickborg.messages import BuildLogChunk, BuildLogMsg
 from tickborg.publisher import Message, Unavailable
 from tickborg.runtime.actions import Publish, WireMessage
 
@@ -27,9 +29,14 @@ POLL_SECONDS = 0.5
 # each): at most this many, and none waits longer than FLUSH_SECONDS.
 BATCH_LINES = 200
 FLUSH_SECONDS = 0.05
+# A chunk is sent once it holds this much, or once its first line waited this long
+# (a live reader sees a line well within a second).
+CHUNK_BYTES = 64 * 1024
+CHUNK_SECONDS = 0.1
 # Queued, not yet sent: about 300,000 typical lines.
 MAX_BUFFERED_BYTES = 64 * 1024 * 1024
-MESSAGE_OVERHEAD_BYTES = 150  # a queued line's objects, beyond its text
+MESSAGE_OVERHEAD_BYTES = 150  # a queued message's objects, beyond its text
+LINE_OVERHEAD_BYTES = 50  # a line's in a chunk
 
 
 class Submitting(Protocol):
@@ -53,6 +60,7 @@ class LogStream:
         tail_lines: int,
         window: int,
         confirm_timeout: float,
+        chunked: bool = True,
         max_buffered_bytes: int = MAX_BUFFERED_BYTES,
     ) -> None:
         self._publisher = publisher
@@ -63,6 +71,13 @@ class LogStream:
         self._window = window
         self._confirm_timeout = confirm_timeout
         self._max_buffered_bytes = max_buffered_bytes
+        self._chunked = chunked
+        # Chunked, in one batch: a chunk is as many lines as a batch of single lines.
+        self._batch = 1 if chunked else BATCH_LINES
+        # The chunk being gathered: its lines, their size, when its first came.
+        self._chunk: list[str] = []
+        self._chunk_bytes = 0
+        self._chunk_since = 0.0
         self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
         self._lines = 0
         # Shared with the flusher and the publisher's thread (which settles the futures):
@@ -107,10 +122,14 @@ class LogStream:
         self._tail.extend(texts)
         with self._changed:
             self._raise_failure()
-            for text in texts:
-                self._lines += 1
-                self._queue(self._destination, BuildLogMsg(self._system, self._identity, self._attempt_id, self._lines, text), len(text))
-            if len(self._buffer) >= BATCH_LINES:
+            if self._chunked:
+                self._gather(texts)
+            else:
+                for text in texts:
+                    self._lines += 1
+                    line = BuildLogMsg(self._system, self._identity, self._attempt_id, self._lines, text)
+                    self._queue(self._destination, line, len(text))
+            if len(self._buffer) >= self._batch:
                 self._send_what_fits()
             while self._buffered_bytes > self._max_buffered_bytes and self._failure is None:
                 self._wait()
@@ -120,12 +139,14 @@ class LogStream:
         """Send `message` to (exchange, routing key), after the lines before it."""
         with self._changed:
             self._raise_failure()
+            self._seal()
             self._queue(destination, message, 0)
             self._send_what_fits()
 
     def finish(self) -> None:
         """Return once the broker confirmed every message; LogRefused if it will not."""
         with self._changed:
+            self._seal()
             while (self._buffer or self._unconfirmed) and self._failure is None:
                 self._send_what_fits()
                 self._wait()
@@ -134,11 +155,36 @@ class LogStream:
     def _flush_periodically(self) -> None:
         with self._changed:
             while not self._closed.is_set():
+                wait = FLUSH_SECONDS
+                if self._chunk:
+                    wait = self._chunk_since + CHUNK_SECONDS - time.monotonic()
+                    if wait <= 0:
+                        self._seal()
+                        wait = FLUSH_SECONDS
                 try:
                     self._send_what_fits()
                 except LogRefused:
                     pass  # recorded: the build's next line, or finish, raises it
-                self._changed.wait(FLUSH_SECONDS)  # a confirm (room in the window) wakes it sooner
+                self._changed.wait(min(wait, FLUSH_SECONDS))  # a confirm (room in the window) wakes it sooner
+
+    def _gather(self, texts: list[str]) -> None:
+        """Under the condition: add lines to the chunk, queueing it each time it is full."""
+        for text in texts:
+            if not self._chunk:
+                self._chunk_since = time.monotonic()
+            self._chunk.append(text)
+            self._chunk_bytes += len(text) + LINE_OVERHEAD_BYTES
+            if self._chunk_bytes >= CHUNK_BYTES:
+                self._seal()
+
+    def _seal(self) -> None:
+        """Under the condition: queue the chunk gathered so far (if any)."""
+        if not self._chunk:
+            return
+        chunk = BuildLogChunk(self._system, self._identity, self._attempt_id, self._lines + 1, tuple(self._chunk))
+        self._lines += len(self._chunk)
+        self._queue(self._destination, chunk, self._chunk_bytes)
+        self._chunk, self._chunk_bytes = [], 0
 
     def _queue(self, destination: tuple[str, str], message: WireMessage, size: int) -> None:
         self._buffer.append((destination, message, size + MESSAGE_OVERHEAD_BYTES))

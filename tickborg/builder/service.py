@@ -30,12 +30,13 @@ def log_publisher(config: Config, name: str) -> Publisher:
     Each system's queue runs one job at a time, each with its own window.
     """
     systems = len(input_queues(config))
+    settings: BuilderConfig = config.require("builder")
     return Publisher(
         config.rabbitmq,
         build_topology(config).select(OUTPUTS),
         LOGS,
         name=f"tickborg {name} {config.identity} logs",
-        max_unconfirmed=LOG_WINDOW * systems,
+        max_unconfirmed=LOG_WINDOW[settings.log_messages] * systems,
         confirm_overdue=CONFIRM_TIMEOUT_SECONDS,
     )
 

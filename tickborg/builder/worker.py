@@ -51,8 +51,9 @@ from tickborg.runtime.actions import Publish
 from tickborg.runtime.worker import Notify, NotifyWorker
 from tickborg.stats.emit import Emit, discard
 
-# Log lines published but not yet confirmed; more wait in the job's log stream (the build does not).
-LOG_WINDOW = 1000
+# Log messages published but not yet confirmed; more wait in the job's log stream (the build does
+# not). Single lines, or chunks: 32 of them hold up to 2 MiB.
+LOG_WINDOW = {"lines": 1000, "chunks": 32}
 # How long the broker may go without confirming anything before the job is retried.
 CONFIRM_TIMEOUT_SECONDS = 60.0
 QUEUE_PREFIX = "build-inputs-"
@@ -198,7 +199,8 @@ class Builder(NotifyWorker[Assignment]):
             return self._no_projects(attempt)
         stream = LogStream(
             self.publisher, attempt.logs, attempt.system, self.config.identity, attempt.attempt_id,
-            self.settings.log_tail_lines, LOG_WINDOW, CONFIRM_TIMEOUT_SECONDS,
+            self.settings.log_tail_lines, LOG_WINDOW[self.settings.log_messages], CONFIRM_TIMEOUT_SECONDS,
+            chunked=self.settings.log_messages == "chunks",
         )
         self.events(Event.of("build-started", attempt.system))
         with stream:

@@ -18,7 +18,7 @@ from tickborg.filters.policy import Decision, Verdict, enact
 from tickborg.logs.layout import AttemptFiles, Layout
 from tickborg.logs.paths import InvalidPath
 from tickborg.logs.writer import LogWriter
-from tickborg.messages import BuildLogMsg, BuildLogStart, BuildResult
+from tickborg.messages import BuildLogChunk, BuildLogMsg, BuildLogStart, BuildResult
 from tickborg.runtime.actions import Action
 from tickborg.runtime.worker import SimpleWorker
 
@@ -26,7 +26,7 @@ NAME = "log-message-collector"
 # A line number past this is garbage, not a log: filling the gap before it would fill the disk.
 MAX_LINE_NUMBER = 10_000_000
 
-LogMessage = BuildLogMsg | BuildLogStart | BuildResult
+LogMessage = BuildLogMsg | BuildLogChunk | BuildLogStart | BuildResult
 
 
 class Case(Enum):
@@ -45,13 +45,14 @@ POLICY: Mapping[Case, Verdict] = {
     Case.BAD_PATH: Verdict.NACK_DUMP,  # a key or attempt id that must not become a path
     Case.BAD_LINE_NUMBER: Verdict.NACK_DUMP,  # 0, or absurdly large
     Case.STARTED: Verdict.ACK,  # metadata written
-    Case.LINE: Verdict.ACK,  # the line at its place (parked until the lines before it come; after the result, at the end)
+    # A line, or a chunk's lines, at its place (parked until the lines before it come; after the result, at the end):
+    Case.LINE: Verdict.ACK,
     Case.FINISHED: Verdict.ACK,  # result written, the log completed
     Case.LINES_MISSING: Verdict.NACK_REQUEUE,  # lines parked behind a gap: back once they had time to come
     Case.STORAGE_UNAVAILABLE: Verdict.NACK_REQUEUE,  # disk full, read-only, not writable
 }
 
-# One of these per build line: logged at debug, or the collector's log would be every build's log again.
+# One of these per build line (or chunk): logged at debug, or the collector's log would be every build's log again.
 ROUTINE = frozenset({Case.LINE})
 
 
@@ -63,11 +64,14 @@ class Incoming:
 
 @attrs.frozen
 class _LogMessage:
-    """Told apart by their keys: only a line has `line_number`, only a result `request_id`."""
+    """Told apart by their keys: only a line has `line_number`, only a chunk
+    `first_line_number`, only a result `request_id`."""
 
     def from_json(self, value: Any) -> LogMessage:
         if isinstance(value, dict) and "line_number" in value:
             return BuildLogMsg.from_json(value)
+        if isinstance(value, dict) and "first_line_number" in value:
+            return BuildLogChunk.from_json(value)
         if isinstance(value, dict) and "request_id" in value:
             return BuildResult.from_json(value)
         return BuildLogStart.from_json(value)
@@ -105,10 +109,11 @@ class LogCollector(SimpleWorker[Incoming]):
             return Decision(Case.STORAGE_UNAVAILABLE, reason=f"{name}: {exc.strerror or exc}")
 
     def store(self, files: AttemptFiles, message: LogMessage) -> Decision[Case]:
-        if isinstance(message, BuildLogMsg):
-            if not 1 <= message.line_number <= MAX_LINE_NUMBER:
+        if isinstance(message, (BuildLogMsg, BuildLogChunk)):
+            first, lines = _numbered(message)
+            if not (1 <= first and first + len(lines) - 1 <= MAX_LINE_NUMBER):
                 return Decision(Case.BAD_LINE_NUMBER)
-            self.writer.line(files, message.line_number, message.output)
+            self.writer.lines(files, first, lines)
             return Decision(Case.LINE)
         if isinstance(message, BuildLogStart):
             self.writer.start(files, message.to_json())
@@ -120,3 +125,10 @@ class LogCollector(SimpleWorker[Incoming]):
 
     def log_context(self, job: Incoming) -> Mapping[str, Any]:
         return {"log_key": job.key, "attempt_id": job.message.attempt_id, "system": job.message.system}
+
+
+def _numbered(message: BuildLogMsg | BuildLogChunk) -> tuple[int, tuple[str, ...]]:
+    """The first line's number and the lines."""
+    if isinstance(message, BuildLogMsg):
+        return message.line_number, (message.output,)
+    return message.first_line_number, message.lines

@@ -30,14 +30,14 @@ import itertools
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from tickborg.logs.files import FILE_MODE, read_or_none, write_atomically
+from tickborg.logs.files import FILE_MODE, write_atomically
 from tickborg.logs.layout import AttemptFiles
 from tickborg.logs.progress import Progress
 from tickborg.logs.syncing import Unsynced
@@ -70,9 +70,6 @@ class _Paths:
         state = str(files.state)
         return cls(str(files.log), str(files.result), state, os.path.join(state, PROGRESS), os.path.join(state, PARKED))
 
-    def parked_line(self, number: int) -> str:
-        return os.path.join(self.parked, str(number))
-
 
 @attrs.define
 class _Held:
@@ -100,25 +97,48 @@ class LogWriter:
             pass
         self.unsynced.created(str(files.log))
 
-    def line(self, files: AttemptFiles, number: int, text: str) -> None:
-        data = encode_line(text)
+    def lines(self, files: AttemptFiles, first: int, texts: Sequence[str]) -> None:
+        """Lines `first`, `first` + 1, ...: each written once, at its place."""
+        numbered = list(enumerate(map(encode_line, texts), first))
+        if not numbered:
+            return
         paths = _Paths.of(files)
         with self._locked(paths) as held:
             progress = held.progress
-            if number <= progress.lines and not progress.is_hole(number):
-                return  # written already: a redelivery
             if progress.sealed:
-                self._save(paths, held, _append_late(held.log, progress, number, data))
+                after = progress
+                for number, data in numbered:
+                    if number > after.lines or after.is_hole(number):
+                        after = _append_late(held.log, after, number, data)
+                if after != progress:
+                    self._save(paths, held, after)
                 return
-            if number > progress.lines + 1:
-                self.unsynced.makedirs(paths.parked)
-                write_atomically(Path(paths.parked_line(number)), data)
-                self.unsynced.created(paths.parked_line(number))
+            # Before the result there are no holes: every line up to `lines` is written.
+            new = [(number, data) for number, data in numbered if number > progress.lines]
+            if not new:
+                return  # written already: a redelivery
+            if new[0][0] > progress.lines + 1:
+                self._park(paths, new)
                 return
-            after = _extend(held.log, progress, itertools.chain([(number, data)], _parked_from(paths, number + 1)))
-            self._save(paths, held, after)
-            if after.lines > number:
-                _forget_parked(paths, range(number + 1, after.lines + 1))
+            # Parked runs that now follow on (or overlap what came) go to the log with it.
+            pieces, used, end = [new], [], new[-1][0]
+            for run in _parked_runs(paths):
+                if run.first > end + 1:
+                    break
+                used.append(run)
+                if run.last > end:
+                    pieces.append(_read_run(paths, run))
+                    end = run.last
+            self._save(paths, held, _extend(held.log, progress, _in_order(progress.lines, pieces)))
+            _forget_parked(paths, used)
+
+    def _park(self, paths: _Paths, lines: list[tuple[int, bytes]]) -> None:
+        """Lines that came before the ones ahead of them: kept as one run until those come."""
+        run = _Run(lines[0][0], lines[-1][0])
+        self.unsynced.makedirs(paths.parked)
+        path = os.path.join(paths.parked, run.name)
+        write_atomically(Path(path), b"".join(data for _, data in lines))
+        self.unsynced.created(path)
 
     def result(self, files: AttemptFiles, result: Any, now: float, wait: float) -> float | None:
         """Store the result; or, while lines are parked behind a gap for less than `wait`
@@ -127,13 +147,13 @@ class LogWriter:
         with self._locked(paths) as held:
             progress = held.progress
             if not progress.sealed:
-                numbers = sorted(n for n in _parked_numbers(paths) if n > progress.lines)
+                runs = [run for run in _parked_runs(paths) if run.last > progress.lines]
                 due = now + wait if progress.result_due is None else progress.result_due
-                if numbers and now < due:
+                if runs and now < due:
                     if progress.result_due is None:
                         self._save(paths, held, attrs.evolve(progress, result_due=due))
                     return due
-                lines = ((n, Path(paths.parked_line(n)).read_bytes()) for n in numbers)
+                lines = _in_order(progress.lines, (_read_run(paths, run) for run in runs))
                 progress = attrs.evolve(_extend(held.log, progress, lines), sealed=True)
             # Before the state goes: once a result is there, readers take the log as complete.
             self._write_json(files.result, result)
@@ -206,25 +226,53 @@ def _read_progress(record: int | None, log: int, size: int, paths: _Paths) -> Pr
     return Progress.of_log(os.pread(log, size, 0), sealed=os.path.exists(paths.result))
 
 
-def _parked_from(paths: _Paths, first: int) -> Iterator[tuple[int, bytes]]:
-    """Parked lines first, first+1, ... up to the next gap."""
-    for number in itertools.count(first):
-        data = read_or_none(Path(paths.parked_line(number)))
-        if data is None:
-            return
-        yield number, data
+@attrs.frozen
+class _Run:
+    """Parked lines first..last, in a file named "first-last" ("first" for one line,
+    as earlier versions named every parked line)."""
+
+    first: int
+    last: int
+
+    @property
+    def name(self) -> str:
+        return str(self.first) if self.first == self.last else f"{self.first}-{self.last}"
+
+    @classmethod
+    def named(cls, name: str) -> _Run | None:
+        first, _, last = name.partition("-")
+        if not first.isdigit() or not (last or first).isdigit():
+            return None  # not ours: a temporary file of an interrupted write
+        return cls(int(first), int(last or first))
 
 
-def _parked_numbers(paths: _Paths) -> list[int]:
+def _parked_runs(paths: _Paths) -> list[_Run]:
+    """The attempt's parked runs, by their first line."""
     try:
-        return [int(name) for name in os.listdir(paths.parked) if name.isdigit()]
+        names = os.listdir(paths.parked)
     except FileNotFoundError:
         return []
+    return sorted((run for run in map(_Run.named, names) if run is not None), key=lambda run: (run.first, run.last))
 
 
-def _forget_parked(paths: _Paths, numbers: range) -> None:
-    for number in numbers:
-        Path(paths.parked_line(number)).unlink(missing_ok=True)
+def _read_run(paths: _Paths, run: _Run) -> list[tuple[int, bytes]]:
+    data = Path(paths.parked, run.name).read_bytes()
+    return [(number, line + b"\n") for number, line in enumerate(data.split(b"\n")[:-1], run.first)]
+
+
+def _in_order(count: int, pieces: Iterable[Iterable[tuple[int, bytes]]]) -> Iterator[tuple[int, bytes]]:
+    """The lines of `pieces` (each ascending, the pieces by their first line) past line
+    `count`, each once: where pieces overlap, the first to hold a line gives it."""
+    for piece in pieces:
+        for number, data in piece:
+            if number > count:
+                yield number, data
+                count = number
+
+
+def _forget_parked(paths: _Paths, runs: Iterable[_Run]) -> None:
+    for run in runs:
+        Path(paths.parked, run.name).unlink(missing_ok=True)
     try:
         os.rmdir(paths.parked)
     except OSError:  # more lines wait there
