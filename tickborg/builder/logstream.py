@@ -4,8 +4,10 @@ The build never waits on the broker: `line` only queues the line. Chunked (the
 default), lines gather into a `BuildLogChunk` until it holds `CHUNK_BYTES` or
 its first line is `CHUNK_SECONDS` old; otherwise (for a fleet still running
 the Rust collector) each line is a `BuildLogMsg`. A flusher thread sends queued
-messages in batches as the window allows (at most `window` unconfirmed). Only when the queue holds `max_buffered_bytes` (the broker far
-behind a very chatty build) does `line` wait, rather than run out of memory.
+messages in batches as the window allows (at most `window` unconfirmed).
+Only when the queue holds `max_buffered_bytes` (the broker far behind a very
+chatty build) does `line` wait, rather than run out of memory; the build itself
+still does not (its output waits in the phase's spool file, on disk).
 `finish` waits until the broker confirmed every line, so the result, published
 after it, never overtakes one. A line the broker refuses (a nack, a lost
 connection, confirms overdue) fails the stream: the job is retried.
@@ -33,8 +35,8 @@ FLUSH_SECONDS = 0.05
 # (a live reader sees a line well within a second).
 CHUNK_BYTES = 64 * 1024
 CHUNK_SECONDS = 0.1
-# Queued, not yet sent: about 300,000 typical lines.
-MAX_BUFFERED_BYTES = 64 * 1024 * 1024
+# Queued, not yet sent: about 150,000 typical lines; more wait on disk (the phase's spool file).
+MAX_BUFFERED_BYTES = 16 * 1024 * 1024
 MESSAGE_OVERHEAD_BYTES = 150  # a queued message's objects, beyond its text
 LINE_OVERHEAD_BYTES = 50  # a line's in a chunk
 
