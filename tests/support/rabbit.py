@@ -121,23 +121,26 @@ class PrivateNode:
             "RABBITMQ_PID_FILE": f"{base}/pid",
         }
 
-    def choose_ports(self) -> None:
-        self.port = free_port()
+    def choose_ports(self, amqp: bool = True) -> None:
+        """New ports; once clients know the AMQP port, only a new distribution port."""
+        if amqp:
+            self.port = free_port()
         self.dist_port = free_port()
         (self.base / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{self.port}\n")
 
     def start(self) -> None:
         ctl_path = shutil.which(RABBITMQCTL)
         assert ctl_path and Path(SERVER).exists(), "rabbitmq-server is not installed"
-        # A free port is free only when asked: another test's process may take it
-        # before the node binds it. Before anyone knows the ports, take new ones.
-        attempts = 1 if self.started_once else 3
+        # A free port is free only when asked: another process may take it before the
+        # node binds it. Before anyone knows the ports, take new ones; on a restart the
+        # AMQP port must stay, but the distribution port (found through epmd) may change.
+        attempts = 3
         for attempt in range(1, attempts + 1):
             if self.boot():
                 self.started_once = True
                 return
             if attempt < attempts:
-                self.choose_ports()
+                self.choose_ports(amqp=not self.started_once)
         tail = (self.base / "server.out").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"private RabbitMQ exited; {self.base}/server.out ends:\n{tail}")
 
