@@ -26,7 +26,6 @@ line, on plain string paths.
 from __future__ import annotations
 
 import fcntl
-import itertools
 import json
 import os
 import shutil
@@ -69,6 +68,9 @@ class _Paths:
     def of(cls, files: AttemptFiles) -> _Paths:
         state = str(files.state)
         return cls(str(files.log), str(files.result), state, os.path.join(state, PROGRESS), os.path.join(state, PARKED))
+
+    def parked_run(self, run: _Run) -> str:
+        return os.path.join(self.parked, run.name)
 
 
 @attrs.define
@@ -136,7 +138,7 @@ class LogWriter:
         """Lines that came before the ones ahead of them: kept as one run until those come."""
         run = _Run(lines[0][0], lines[-1][0])
         self.unsynced.makedirs(paths.parked)
-        path = os.path.join(paths.parked, run.name)
+        path = paths.parked_run(run)
         write_atomically(Path(path), b"".join(data for _, data in lines))
         self.unsynced.created(path)
 
@@ -256,7 +258,7 @@ def _parked_runs(paths: _Paths) -> list[_Run]:
 
 
 def _read_run(paths: _Paths, run: _Run) -> list[tuple[int, bytes]]:
-    data = Path(paths.parked, run.name).read_bytes()
+    data = Path(paths.parked_run(run)).read_bytes()
     return [(number, line + b"\n") for number, line in enumerate(data.split(b"\n")[:-1], run.first)]
 
 
@@ -272,7 +274,7 @@ def _in_order(count: int, pieces: Iterable[Iterable[tuple[int, bytes]]]) -> Iter
 
 def _forget_parked(paths: _Paths, runs: Iterable[_Run]) -> None:
     for run in runs:
-        Path(paths.parked, run.name).unlink(missing_ok=True)
+        Path(paths.parked_run(run)).unlink(missing_ok=True)
     try:
         os.rmdir(paths.parked)
     except OSError:  # more lines wait there
