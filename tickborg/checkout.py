@@ -6,153 +6,76 @@ Layout under `root` (each process kind has its own root, see `for_process`):
     cache/{owner}/{name}.lock    held (flock) while the cache is fetched into
     work/{owner}/{name}/{n}      working checkouts; objects borrowed from the cache (alternates)
     work/{owner}/{name}/{n}.lock held (flock) by the job using checkout n
-    build/{owner}/{name}/{n}     checkout n's tree copied for a build, without .git
+    build/{owner}/{name}/{n}     checkout n's tree copied for a build, with a .git of its own
 
 A job takes the first free working checkout, so concurrent jobs, in this process
 or others on the machine, never share one; a lock dies with its holder, so a
 killed job frees its checkout.
 
 Only trusted git ever touches `cache/` and `work/`. A build (pull-request code)
-gets `tree_copy()`: the checked-out files without `.git`, made fresh for each job
-and removed after it, so nothing a build writes is run or read by git later.
+gets `tree_copy()`: the checked-out files and a `.git` of the build's own that
+borrows the objects of `work/` and `cache/` (read-only in the sandbox), made fresh
+for each job and removed after it, so nothing a build writes is run or read by
+trusted git later.
 
 The cache keeps its branches and, per working checkout, the PR it fetched last
 and the commit the checkout rests on between jobs (`refs/tickborg/slot-{n}/`),
 so its refs stay bounded and its garbage collection (git's own expiry) never
 takes an object a working checkout still needs.
 
-git runs with argument lists, without a terminal prompt, hooks, fsmonitor, the
-machine's or user's configuration or the caller's environment, and under a
-timeout (a timeout is a retryable FetchFailed).
+An evaluation needs no working checkout: `Checkouts.merge_preview` fetches the
+branch and the PR into the cache in one fetch and computes the merge there with
+`git merge-tree`, its objects in a scratch store dropped afterwards.
+
+Trusted git runs as tickborg/git.py says (no hooks, no configuration, a timeout).
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
-import signal
-import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+
+import attrs
 
 from tickborg.config import CheckoutConfig
-from tickborg.logsetup import get_logger, redact_text
+from tickborg.git import (
+    SHA,
+    FetchFailed,
+    Git,
+    GitError,
+    MergeConflict,
+    MissingBranch,
+    MissingCommit,
+    commit_id,
+    failure_message,
+    flock,
+)
+from tickborg.logsetup import get_logger
 from tickborg.messages import Repo
 
 log = get_logger(__name__)
 
 # Owner and repository names as GitHub allows them; anything else could escape root.
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
-# Every git call: our identity for merges; no hook and no fsmonitor command ever runs,
-# whatever a repository's config says; no maintenance behind our back (the cache's
-# garbage collection runs when we ask, under the cache's lock: _Cache.fetch).
-_OPTIONS = (
-    "-c", "user.name=tickborg",
-    "-c", "user.email=tickborg@localhost",
-    "-c", f"core.hooksPath={os.devnull}",
-    "-c", "core.fsmonitor=false",
-    "-c", "maintenance.auto=false",
-)
-# What git may see of the caller's environment: where programs are, and how to reach
-# the origin through a proxy. Never credentials (CREDENTIALS_DIRECTORY), never GIT_*.
-_ENV_KEPT = ("PATH", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+# What git fetch says of a branch the remote lacks (git runs with LC_ALL=C).
+_MISSING_BRANCH = re.compile(r"couldn't find remote ref refs/heads/(\S+)")
 
 
-class GitError(Exception):
-    """A git operation failed; `retryable` says whether trying the job again may help."""
+@attrs.frozen
+class MergedChanges:
+    """What merging a PR into its branch changes: the branch head it merged into, the
+    paths the merge changes there (both sides of a rename), and the messages of the
+    PR's commits the branch lacks, newest first."""
 
-    default_retryable = True
+    base: str
+    files: tuple[str, ...]
+    messages: tuple[str, ...]
 
-    def __init__(self, message: str, retryable: bool | None = None) -> None:
-        super().__init__(message)
-        self.retryable = self.default_retryable if retryable is None else retryable
-
-
-class FetchFailed(GitError):
-    """The remote could not be fetched from (network, remote error, timeout)."""
-
-
-class MissingCommit(GitError):
-    """The commit is not in the fetched refs (force-pushed away): retrying cannot help."""
-
-    default_retryable = False
-
-
-class MergeConflict(GitError):
-    """The merge conflicts; it was aborted and the checkout left clean."""
-
-    default_retryable = False
-
-
-class _Git:
-    """Runs git in one directory with a clean environment and a timeout."""
-
-    def __init__(self, cwd: Path, timeout: float) -> None:
-        self.cwd = cwd
-        self.timeout = timeout
-
-    def __call__(
-        self, *args: str, failure: type[GitError] = GitError, check: bool = True, input: bytes | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
-        argv = ["git", *_OPTIONS, *args]
-        # Its own session, so a timeout kills helpers (git-remote-http, ssh) too.
-        proc = subprocess.Popen(
-            argv,
-            cwd=self.cwd,
-            env=_environment(),
-            stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        try:
-            out, err = proc.communicate(input, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise FetchFailed(f"git {args[0]} timed out after {self.timeout:g} s") from None
-        result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
-        if check and proc.returncode != 0:
-            # The last line says why; redacted, as a remote's message may quote a URL with credentials.
-            detail = redact_text(err.decode("utf-8", "replace")).strip().splitlines()
-            raise failure(f"git {args[0]} failed ({proc.returncode}): {detail[-1] if detail else 'no message'}")
-        return result
-
-    def text(self, *args: str) -> str:
-        return self(*args).stdout.decode("utf-8", "replace").strip()
-
-    def succeeds(self, *args: str) -> bool:
-        return self(*args, check=False).returncode == 0
-
-
-def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in _ENV_KEPT}
-    env.update(
-        HOME=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_ASKPASS="true",
-        LC_ALL="C",
-    )
-    return env
-
-
-@contextmanager
-def _flock(path: Path, blocking: bool) -> Iterator[IO[bytes] | None]:
-    """The lock file held exclusively, or None when `blocking` is false and another holds it."""
-    with open(path, "ab") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield None
-            return
-        yield handle
 
 class Checkouts:
     def __init__(self, root: Path, git_timeout_seconds: float = 600.0) -> None:
@@ -166,19 +89,23 @@ class Checkouts:
         holds the App's key)."""
         return cls(config.root / process, config.git_timeout_seconds)
 
+    def merge_preview(self, repo: Repo, branch: str, number: int, head_sha: str) -> MergedChanges:
+        """What merging PR `number` (at `head_sha`) into `branch` changes, computed in the
+        cached clone without a working checkout (see `_Cache.merge_preview`)."""
+        return self._cache(repo).merge_preview(branch, number, head_sha)
+
     @contextmanager
     def workdir(self, repo: Repo) -> Iterator[Workdir]:
         """A working checkout of `repo` (from a cached clone per repository under root, updated
         from repo.clone_url), held for this job alone with fcntl.flock: concurrent jobs, in this
         process or others on the machine, get different workdirs, never a shared or corrupt one."""
-        owner, name = _safe(repo.owner), _safe(repo.name)
-        cache = _Cache(self.root / "cache" / owner, name, repo.clone_url, self.git_timeout_seconds)
-        cache.ensure()
+        cache = self._cache(repo)
+        owner, name = cache.path.parent.name, cache.path.name.removesuffix(".git")
         slots = self.root / "work" / owner / name
         slots.mkdir(parents=True, exist_ok=True)
         slot = 0
         while True:
-            with _flock(slots / f"{slot}.lock", blocking=False) as held:
+            with flock(slots / f"{slot}.lock", blocking=False) as held:
                 if held is not None:
                     log.debug("workdir held", repo=repo.full_name, slot=slot)
                     workdir = Workdir(slots / str(slot), self.root / "build" / owner / name / str(slot), cache, slot, self.git_timeout_seconds)
@@ -189,11 +116,23 @@ class Checkouts:
                     return
             slot += 1
 
+    def _cache(self, repo: Repo) -> _Cache:
+        cache = _Cache(self.root / "cache" / _safe(repo.owner), _safe(repo.name), repo.clone_url, self.git_timeout_seconds)
+        cache.ensure()
+        return cache
+
 
 def _safe(component: str) -> str:
     if not _NAME.match(component) or component in (".", ".."):
         raise GitError(f"refusing repository name component {component!r}", retryable=False)
     return component
+
+
+def _branch_ref(git: Git, branch: str) -> str:
+    """`refs/heads/{branch}`, once git agrees it is a branch name (not an option, not `a..b`)."""
+    if not git.succeeds("check-ref-format", f"refs/heads/{branch}"):
+        raise GitError(f"not a branch name: {branch!r}", retryable=False)
+    return f"refs/heads/{branch}"
 
 
 class _Cache:
@@ -203,25 +142,64 @@ class _Cache:
         self.path = directory / f"{name}.git"
         self.lock = directory / f"{name}.lock"
         self.clone_url = clone_url
-        self.git = _Git(self.path, timeout)
+        self.git = Git(self.path, timeout)
 
     def ensure(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _flock(self.lock, blocking=True):
+        with flock(self.lock, blocking=True):
             if (self.path / "objects").is_dir() and self.git.succeeds("rev-parse", "--git-dir"):
                 return
             shutil.rmtree(self.path, ignore_errors=True)
             self.path.mkdir()
             self.git("init", "--quiet", "--bare")
 
-    def fetch(self, refspec: str) -> None:
-        with _flock(self.lock, blocking=True):
-            self.git("fetch", "--quiet", "--no-tags", "--update-head-ok", "--", self.clone_url, refspec, failure=FetchFailed)
+    def fetch(self, *refspecs: str) -> list[str]:
+        """Fetch `refspecs` in one go; the commit each gave, in their order. A branch the
+        remote lacks is MissingBranch; any other failure a retryable FetchFailed."""
+        with flock(self.lock, blocking=True):
+            fetched = self.git("fetch", "--quiet", "--no-tags", "--update-head-ok", "--", self.clone_url, *refspecs, check=False)
+            if fetched.returncode != 0:
+                missing = _MISSING_BRANCH.search(fetched.stderr.decode("utf-8", "replace"))
+                raise MissingBranch(missing.group(1)) if missing else FetchFailed(failure_message("fetch", fetched))
+            # Read under the lock: the next fetch, of any job, rewrites FETCH_HEAD.
+            heads = [line.split("\t", 1)[0] for line in (self.path / "FETCH_HEAD").read_text().splitlines() if line]
             self._collect()
+        if len(heads) != len(refspecs):
+            raise FetchFailed(f"git fetch gave {len(heads)} commits for {len(refspecs)} refs")
+        return heads
+
+    def merge_preview(self, branch: str, number: int, head_sha: str) -> MergedChanges:
+        """One fetch of the branch and the PR's head, the merge by `git merge-tree`, one diff
+        of its tree and one log: a handful of git processes, no worktree written."""
+        head = commit_id(head_sha).lower()
+        # The PR's head only to FETCH_HEAD: a ref for each PR would make the cache's refs grow.
+        base, pr_head = self.fetch(f"+{_branch_ref(self.git, branch)}:refs/heads/{branch}", f"refs/pull/{int(number)}/head")
+        if head != pr_head and not self.git.succeeds("merge-base", "--is-ancestor", head, pr_head):
+            raise MissingCommit(f"{head} is not in refs/pull/{number}/head")
+        with tempfile.TemporaryDirectory(prefix="tickborg-merge-") as scratch:
+            # The merge's new trees go to a scratch object store, dropped afterwards: in the
+            # cache they would be unreachable objects that only gc's expiry removes.
+            env = {"GIT_OBJECT_DIRECTORY": scratch, "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(self.path / "objects")}
+            tree = self._merged_tree(base, head, env)
+            diff = self.git("diff-tree", "-r", "-z", "--name-only", "--no-renames", base, tree, env=env).stdout
+        log_ = self.git("log", "-z", "--format=%B", f"{base}..{head}", "--").stdout
+        return MergedChanges(base, tuple(_split(diff)), tuple(m.strip() for m in _split(log_) if m.strip()))
+
+    def _merged_tree(self, base: str, head: str, env: dict[str, str]) -> str:
+        merged = self.git("merge-tree", "--write-tree", "-z", "--name-only", "--no-messages", base, head, check=False, env=env)
+        fields = _split(merged.stdout)
+        if merged.returncode == 0 and fields:
+            return fields[0]
+        # 1 with a tree and the conflicted paths is a conflict; 1 without a tree, or 128, an error.
+        if merged.returncode == 1 and fields:
+            raise MergeConflict(f"merging {head} conflicts in: {', '.join(fields[1:21])}")
+        if b"unrelated histories" in merged.stderr:
+            raise MergeConflict(f"{head} shares no history with {base}")
+        raise GitError(failure_message("merge-tree", merged))
 
     def keep(self, ref: str, sha: str | None) -> None:
         """Point `ref` at `sha` (None: delete it), so what a working checkout rests on stays."""
-        with _flock(self.lock, blocking=True):
+        with flock(self.lock, blocking=True):
             self.git("update-ref", *((ref, sha) if sha else ("-d", ref)))
 
     def _collect(self) -> None:
@@ -235,6 +213,11 @@ class _Cache:
             log.warning("garbage collection of the clone cache failed", cache=str(self.path), error=str(exc))
 
 
+def _split(output: bytes) -> list[str]:
+    """git's NUL-separated output, empty fields dropped."""
+    return [field for field in output.decode("utf-8", "replace").split("\0") if field]
+
+
 class Workdir:
     """One working checkout, held by one job."""
 
@@ -243,7 +226,7 @@ class Workdir:
         self.build_path = build_path
         self._cache = cache
         self._slot_refs = f"refs/tickborg/slot-{slot}"
-        self._git = _Git(path, timeout)
+        self._git = Git(path, timeout)
         # The refs fetched during this hold: has_commit answers for these only.
         self._fetched: list[str] = []
         # The branch head checked out during this hold: where the checkout rests afterwards.
@@ -282,15 +265,37 @@ class Workdir:
 
     @contextmanager
     def tree_copy(self) -> Iterator[Path]:
-        """The checked-out files, without `.git`, in a directory of their own: the only place
-        a build may write. Made fresh from the index and removed afterwards."""
+        """The checked-out files in a directory of their own: the only place a build may
+        write. Made fresh from the index and removed afterwards. Its `.git` is the build's
+        own (see `_own_git_dir`): git in the build reads the history, and nothing the build
+        writes there reaches the checkout trusted git works in."""
         remove_tree(self.build_path)
         self.build_path.mkdir(parents=True)
         try:
             self._git("checkout-index", "--all", "--force", f"--prefix={self.build_path}/")
+            self._own_git_dir(self.build_path / ".git")
             yield self.build_path
         finally:
             remove_tree(self.build_path)
+
+    @property
+    def object_stores(self) -> tuple[Path, ...]:
+        """Where a tree copy's `.git` finds its objects: this checkout's (the merge commit)
+        and the cache's. A sandboxed build sees them read-only."""
+        return ((self.path / ".git" / "objects").resolve(), (self._cache.path / "objects").resolve())
+
+    def _own_git_dir(self, git_dir: Path) -> None:
+        """A repository at the checked-out commit that borrows every object (alternates)
+        and writes its own: HEAD, the index and config are copies, made with no git run."""
+        (git_dir / "objects" / "info").mkdir(parents=True)
+        (git_dir / "refs" / "heads").mkdir(parents=True)
+        (git_dir / "objects" / "info" / "alternates").write_text("".join(f"{store}\n" for store in self.object_stores))
+        (git_dir / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tbare = false\n")
+        head = (self.path / ".git" / "HEAD").read_text()
+        # Always detached here (checkout_branch, checkout_commit, merge); else git reads the ref.
+        (git_dir / "HEAD").write_text(head if SHA.match(head.strip()) else f"{self._git.text('rev-parse', 'HEAD')}\n")
+        if (self.path / ".git" / "index").exists():
+            shutil.copyfile(self.path / ".git" / "index", git_dir / "index")
 
     def _git_dir_ok(self) -> bool:
         return (self.path / ".git").is_dir() and self._git.succeeds("rev-parse", "--git-dir")
@@ -308,9 +313,7 @@ class Workdir:
 
     def checkout_branch(self, branch: str) -> str:
         """Fetch `branch`, check it out (detached) clean; its head sha."""
-        if not self._git.succeeds("check-ref-format", f"refs/heads/{branch}"):
-            raise GitError(f"not a branch name: {branch!r}", retryable=False)
-        self._fetch(f"refs/heads/{branch}", f"refs/remotes/origin/{branch}")
+        self._fetch(_branch_ref(self._git, branch), f"refs/remotes/origin/{branch}")
         self._git("checkout", "--quiet", "--force", "--detach", f"refs/remotes/origin/{branch}")
         self._clean()
         self._base = self._git.text("rev-parse", "HEAD")
@@ -323,7 +326,7 @@ class Workdir:
 
     def has_commit(self, sha: str) -> bool:
         """Whether `sha` is a commit reachable from a ref fetched during this hold."""
-        if not _SHA.match(sha) or not self._git.succeeds("cat-file", "-e", f"{sha}^{{commit}}"):
+        if not SHA.match(sha) or not self._git.succeeds("cat-file", "-e", f"{sha}^{{commit}}"):
             return False
         return any(self._git.succeeds("merge-base", "--is-ancestor", sha, ref) for ref in self._fetched)
 
@@ -347,25 +350,9 @@ class Workdir:
         self._clean()
         self._base = sha
 
-    def changed_files(self, base: str, head: str) -> list[str]:
-        """Paths `head` changed since it forked from `base` (both sides of a rename)."""
-        out = self._git("diff", "--name-only", "--no-renames", "-z", f"{self._sha(base)}...{self._sha(head)}", "--").stdout
-        return [p for p in out.decode("utf-8", "replace").split("\0") if p]
-
-    def commit_messages(self, base: str, head: str) -> list[str]:
-        """Messages of the commits on `head` that `base` does not have, newest first."""
-        out = self._git("log", "-z", "--format=%B", f"{self._sha(base)}..{self._sha(head)}", "--").stdout
-        return [m.strip() for m in out.decode("utf-8", "replace").split("\0") if m.strip()]
-
     def _require(self, sha: str) -> None:
         if not self.has_commit(sha):
             raise MissingCommit(f"commit {sha} is not in the fetched refs")
-
-    def _sha(self, sha: str) -> str:
-        if not _SHA.match(sha):
-            raise MissingCommit(f"not a commit id: {sha!r}")
-        return sha
-
 
 
 def remove_tree(path: Path) -> None:

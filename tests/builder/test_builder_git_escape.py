@@ -44,7 +44,7 @@ def test_what_a_build_plants_for_git_never_runs(rabbitmq_config: RabbitMQConfig,
     statusreport, logs = run_job(rabbitmq_config, tmp_path, pr_job(origin, 30, first, ["plant"]), hostile, sandbox=sandbox)
     assert statusreport[-1]["status"] == "Success", statusreport[-1]
     planted = [line for line in lines_of(logs) if "plant" in line and not line.startswith("===")]
-    # The build's tree has no .git: what it makes there is its own, and goes with the copy.
+    # The build's tree's .git is its own: what it makes there goes with the copy.
     assert "planted in ../.git" in planted
     if sandbox == "bubblewrap":
         # Out of the build's reach (what it made at that path went to its private /tmp),
@@ -60,3 +60,27 @@ def test_what_a_build_plants_for_git_never_runs(rabbitmq_config: RabbitMQConfig,
     # Even where a planted file does reach it (no sandbox, development only), host git
     # runs no hook and no fsmonitor command.
     assert not marker.exists(), marker.read_text()
+
+
+PROBE = r"""
+echo "head $(git rev-parse HEAD)"
+echo "pr $(git log -1 --format=%s HEAD^2)"
+echo "dirty $(git status --porcelain | wc -l)"
+for store in $(cat ../.git/objects/info/alternates); do
+    if touch "$store/probe" 2>/dev/null; then echo "wrote $store"; else echo "read-only $store"; fi
+done
+"""
+
+
+def test_git_in_the_sandbox_reads_the_merge_and_writes_no_object_store(rabbitmq_config: RabbitMQConfig, tmp_path: Path) -> None:
+    origin = make_origin(tmp_path)
+    head = origin.open_pr(32, "main", {"tools/probe.sh": PROBE}, "probe: git in the build")
+    statusreport, logs = run_job(rabbitmq_config, tmp_path, pr_job(origin, 32, head, ["probe"]), custom("probe", "sh probe.sh"), sandbox="bubblewrap")
+    assert statusreport[-1]["status"] == "Success", statusreport[-1]
+    lines = [line for line in lines_of(logs) if not line.startswith("===")]
+    merge = next(line.split()[1] for line in lines if line.startswith("head "))
+    assert len(merge) == 40 and merge != head  # the merge commit the build was made from
+    assert "pr probe: git in the build" in lines
+    assert "dirty 0" in lines
+    stores = [line for line in lines if line.startswith(("wrote", "read-only"))]
+    assert len(stores) == 2 and all(line.startswith("read-only ") for line in stores), stores

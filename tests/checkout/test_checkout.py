@@ -14,13 +14,9 @@ import attrs
 import pytest
 from support.gitrepo import Origin, git
 
-from tickborg.checkout import (
-    Checkouts,
-    FetchFailed,
-    GitError,
-    MergeConflict,
-    MissingCommit,
-)
+from tickborg.checkout import Checkouts, MergedChanges
+from tickborg.git import FetchFailed, GitError, MergeConflict, MissingBranch, MissingCommit
+
 
 def status(path: Path) -> str:
     return git(path, "status", "--porcelain", "--untracked-files=all")
@@ -52,19 +48,6 @@ def test_fetch_pr_and_merge(origin: Origin, checkouts: Checkouts) -> None:
         wd.merge(head)
         assert (wd.path / "libbar" / "new.c").read_text() == "x\n"
         assert (wd.path / "libfoo" / "foo.c").read_text() == "int foo3;\n"
-        assert wd.changed_files(base, head) == ["libbar/bar.c", "libbar/new.c"]
-        assert wd.commit_messages(base, head) == ["libbar: change"]
-
-
-def test_changed_files_lists_both_sides_of_a_rename_and_odd_names(origin: Origin, checkouts: Checkouts) -> None:
-    origin.commit("pr-3", {"libfoo/foo.c": None, "libbar/foo.c": "int foo;\n", "docs/a b\u00e9.md": "x"}, "feat(libbar): move\n\nbody", parent=origin.head("main"))
-    head = origin.commit("pr-3", {"ci/run": "x"}, "second")
-    origin.set_pr_head(3, head)
-    with checkouts.workdir(origin.repo()) as wd:
-        base = wd.checkout_branch("main")
-        wd.fetch_pr(3)
-        assert sorted(wd.changed_files(base, head)) == ["ci/run", "docs/a b\u00e9.md", "libbar/foo.c", "libfoo/foo.c"]
-        assert wd.commit_messages(base, head) == ["second", "feat(libbar): move\n\nbody"]
 
 
 def test_merge_conflict_is_not_retryable_and_leaves_the_workdir_clean(origin: Origin, checkouts: Checkouts) -> None:
@@ -99,8 +82,6 @@ def test_a_force_pushed_away_head_is_a_missing_commit(origin: Origin, checkouts:
         with pytest.raises(MissingCommit) as caught:
             wd.merge(old)
         assert not caught.value.retryable
-        with pytest.raises(MissingCommit):
-            wd.changed_files("HEAD", "--output=/tmp/x")
 
 
 def test_checkout_commit_for_a_push_build(origin: Origin, checkouts: Checkouts) -> None:

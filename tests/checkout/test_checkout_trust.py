@@ -1,5 +1,5 @@
 """What host git trusts, and what it keeps: nothing planted in a working checkout's
-`.git` runs, a build gets a copy of the tree without `.git`, and the clone cache's
+`.git` runs, a build gets a copy of the tree with a `.git` of its own, and the clone cache's
 refs and objects stay bounded however many pull requests pass through it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from support.gitrepo import Origin, git
 
-from tickborg import checkout
+from tickborg import git as trusted_git
 from tickborg.checkout import Checkouts, remove_tree
 from tickborg.config import CheckoutConfig
 
@@ -42,7 +42,6 @@ def test_nothing_planted_in_a_checkouts_git_dir_runs(origin: Origin, checkouts: 
         wd.checkout_branch("main")
         wd.fetch_pr(3)
         wd.merge(head)
-        assert wd.changed_files(origin.head("main"), head) == ["libfoo/foo.c"]
         with wd.tree_copy():
             pass
     assert not marker.exists(), marker.read_text()
@@ -52,28 +51,40 @@ def test_git_gets_none_of_the_callers_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", "/run/credentials/tickborg@builder.service")
     monkeypatch.setenv("GIT_DIR", "/elsewhere")
     monkeypatch.setenv("https_proxy", "http://proxy:3128")
-    env = checkout._environment()
+    env = trusted_git.environment()
     assert "CREDENTIALS_DIRECTORY" not in env and "GIT_DIR" not in env
     assert env["https_proxy"] == "http://proxy:3128"  # reaching the origin still works
     assert env["GIT_CONFIG_NOSYSTEM"] == "1" and env["GIT_CONFIG_GLOBAL"] == os.devnull
 
 
-def test_a_build_gets_a_fresh_copy_without_git(origin: Origin, checkouts: Checkouts) -> None:
+def test_a_build_gets_a_fresh_copy_with_a_git_dir_of_its_own(origin: Origin, checkouts: Checkouts) -> None:
+    head = origin.open_pr(5, "main", {"libfoo/foo.c": "int pr;\n"}, "pr: change foo")
     with checkouts.workdir(origin.repo()) as wd:
         wd.checkout_branch("main")
+        wd.fetch_pr(5)
+        wd.merge(head)
+        merge = git(wd.path, "rev-parse", "HEAD")
         with wd.tree_copy() as tree:
             assert tree != wd.path
-            assert sorted(p.name for p in tree.iterdir()) == ["README.md", "libbar", "libfoo"]
-            assert (tree / "libfoo" / "foo.c").read_text() == "int foo;\n"
+            assert sorted(p.name for p in tree.iterdir()) == [".git", "README.md", "libbar", "libfoo"]
+            assert (tree / "libfoo" / "foo.c").read_text() == "int pr;\n"
+            # git in the build sees the merge and its history, and a clean tree.
+            assert git(tree, "rev-parse", "HEAD") == merge
+            assert git(tree, "log", "--format=%s", "-1", head) == "pr: change foo"
+            assert git(tree, "status", "--porcelain") == ""
             (tree / "left-by-the-build").write_text("x")
+            git(tree, "-c", "user.name=b", "-c", "user.email=b@b", "commit", "--quiet", "--allow-empty", "-m", "the build's")
+            plant(tree / ".git", tree / "marker")
             (tree / "libfoo").chmod(0o000)  # a build may leave what it cannot even list
         assert not tree.exists()
         assert git(wd.path, "status", "--porcelain", "--untracked-files=all") == ""
+        assert git(wd.path, "rev-parse", "HEAD") == merge
     with checkouts.workdir(origin.repo()) as wd:
         wd.checkout_branch("main")
         with wd.tree_copy() as again:
             assert again == tree
             assert not (again / "left-by-the-build").exists()
+            assert git(again, "rev-parse", "HEAD") == origin.head("main")
 
 
 def test_a_copy_left_by_a_killed_build_is_gone_before_the_next_job(origin: Origin, checkouts: Checkouts) -> None:

@@ -39,7 +39,7 @@ PR = 12
 ISSUE_PATH = f"/repos/{TEST_REPO}/issues/{PR}"
 STATUS_PATH = f"/repos/{TEST_REPO}/statuses/.*"
 COMMIT_STATUSES_PATH = f"/repos/{TEST_REPO}/commits/.*/statuses"
-STEPS = ["Starting", "Cloning project", "Checking out main", "Fetching PR", "Merging PR", "Evaluating"]
+STEPS = ["Starting", "Merging the PR into main", "Evaluating"]
 
 
 def job(scene: Scene, head: str, number: int = PR, branch: str | None = "main") -> EvaluationJob:
@@ -132,6 +132,14 @@ def test_a_merge_conflict_fails_the_status_and_is_acked(scene: Scene, rebuilder:
     assert scene.labels(PR) == []
 
 
+def test_a_base_branch_the_remote_lacks_fails_the_status_at_once(scene: Scene, rebuilder: Rebuilding) -> None:
+    head = scene.open_pr(PR, {"libfoo/foo.c": "x\n"})
+    # The first attempt already says why, and nothing is retried (before: a fetch failure, retried until dead).
+    assert rebuilder.handle(job(scene, head, branch="release-9"), Attempt(1, allowed=3)) == [Ack()]
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "failure", "Base branch release-9 not found")
+    assert scene.labels(PR) == []
+
+
 def test_a_head_force_pushed_away_is_acked_with_an_error_status(scene: Scene, rebuilder: Rebuilding) -> None:
     old = scene.open_pr(PR, {"libfoo/foo.c": "old\n"})
     scene.origin.open_pr(PR, "main", {"libfoo/foo.c": "new\n"}, "new")  # GitHub still knows the old commit
@@ -219,7 +227,7 @@ def test_an_unreachable_origin_is_retried(scene: Scene, rebuilder: Rebuilding, t
     actions = rebuilder.handle(gone)
     assert len(actions) == 1 and isinstance(actions[0], NackRequeue)
     assert "git fetch failed" in actions[0].reason
-    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Merging the PR into main")
 
 
 def test_the_last_attempt_ends_the_status_before_the_dead_letter(scene: Scene, rebuilder: Rebuilding, tmp_path: Path) -> None:
@@ -232,7 +240,7 @@ def test_the_last_attempt_ends_the_status_before_the_dead_letter(scene: Scene, r
     assert description.startswith("Evaluation ended: gave up after 3 attempts: git fetch failed")
     # An earlier attempt leaves it pending, to be retried.
     rebuilder.handle(gone, Attempt(2, allowed=3))
-    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Checking out main")
+    assert scene.statuses(head)[-1] == ("tickborg-eval", "pending", "Merging the PR into main")
 
 
 def test_a_branch_git_must_not_be_given_is_an_error_status_cut_to_140(scene: Scene, rebuilder: Rebuilding) -> None:

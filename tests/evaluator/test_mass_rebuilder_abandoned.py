@@ -28,8 +28,8 @@ from tickborg.topology import BUILD_RESULTS_QUEUE, EVALUATION_JOBS, build_topolo
 
 PR = 31
 HELD_SECONDS = 4.0
-# One evaluation: six progress steps, its outcome, its labels and its queued builds.
-ONE_EVALUATION = 9
+# One evaluation: three progress steps, its outcome, its labels and its queued builds.
+ONE_EVALUATION = 6
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

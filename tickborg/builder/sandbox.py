@@ -2,9 +2,9 @@
 
 Builds run pull-request code. In the sandbox a phase sees the host's system
 directories read-only, its job's working checkout read-write at the same path
-(so absolute paths a configure step records stay valid), a private /tmp and
-nothing else of the host: not the builder's config or secrets, not the checkout
-root's cache or other checkouts. It has no network (an empty network
+(so absolute paths a configure step records stay valid), the git objects that
+checkout's `.git` borrows read-only, a private /tmp and nothing else of the
+host: not the builder's config or secrets, not other checkouts' files. It has no network (an empty network
 namespace), its own PID namespace and session, a clean environment, and dies
 with the builder. Its /tmp and /dev/shm are tmpfs of at most `tmp_bytes` each;
 the rest of /dev is read-only.
@@ -60,8 +60,11 @@ class SandboxUnavailable(Exception):
     """bubblewrap is missing or cannot create its namespaces on this host."""
 
 
-def bubblewrap_argv(workdir: Path, cwd: Path, argv: Sequence[str], tmp_bytes: int) -> list[str]:
-    """The bwrap command line that runs `argv` in `cwd` (inside `workdir`) in the sandbox."""
+def bubblewrap_argv(
+    workdir: Path, cwd: Path, argv: Sequence[str], tmp_bytes: int, readable: Sequence[Path] = ()
+) -> list[str]:
+    """The bwrap command line that runs `argv` in `cwd` (inside `workdir`) in the sandbox,
+    `readable` (the git objects the tree's `.git` borrows) read-only at their own paths."""
     command = [
         BWRAP,
         "--unshare-all",  # network, PID, IPC, UTS, cgroup (and user, where allowed) namespaces
@@ -78,7 +81,10 @@ def bubblewrap_argv(workdir: Path, cwd: Path, argv: Sequence[str], tmp_bytes: in
     # bwrap's /dev is a tmpfs of no set size: read-only, or it would hold what /dev/shm may not.
     command += ["--remount-ro", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     # After the /tmp tmpfs, so a checkout below /tmp is mounted over it, not hidden by it.
-    command += ["--bind", str(workdir), str(workdir), "--chdir", str(cwd)]
+    command += ["--bind", str(workdir), str(workdir)]
+    for path in readable:
+        command += ["--ro-bind", str(path), str(path)]
+    command += ["--chdir", str(cwd)]
     return [*command, "--", "/bin/sh", "-c", INIT, "tickborg-init", *argv]
 
 
@@ -89,10 +95,10 @@ class Sandbox:
     kind: str
     tmp_bytes: int = BuildLimits().tmp_bytes
 
-    def command(self, workdir: Path, cwd: Path, argv: Sequence[str]) -> Command:
+    def command(self, workdir: Path, cwd: Path, argv: Sequence[str], readable: Sequence[Path] = ()) -> Command:
         if self.kind == "none":
             return Command(tuple(argv))
-        return Command(tuple(bubblewrap_argv(workdir, cwd, argv, self.tmp_bytes)), contained=True)
+        return Command(tuple(bubblewrap_argv(workdir, cwd, argv, self.tmp_bytes, readable)), contained=True)
 
     def check(self, scratch: Path) -> None:
         """Raise SandboxUnavailable unless a sandboxed command runs on this host."""

@@ -27,10 +27,11 @@ from tickborg.builder.logstream import LogRefused, LogStream, Submitting
 from tickborg.builder.phases import phases
 from tickborg.builder.policy import POLICY, Case
 from tickborg.builder.sandbox import ENVIRONMENT, Sandbox
-from tickborg.checkout import Checkouts, GitError, MergeConflict, MissingCommit, Workdir
+from tickborg.checkout import Checkouts, Workdir
 from tickborg.config import BuilderConfig, Config, Project
 from tickborg.errors import DecodeError
 from tickborg.filters.policy import Decision, enact
+from tickborg.git import GitError, MergeConflict, MissingCommit
 from tickborg.logsetup import get_logger
 from tickborg.messages import (
     BUILD_RESULTS_EXCHANGE,
@@ -158,7 +159,7 @@ class Builder(NotifyWorker[Assignment]):
                 _prepare(workdir, job)
                 # The build writes only to its copy: never to the checkout host git works in.
                 with workdir.tree_copy() as tree:
-                    return self._build(attempt, tree, cancelled)
+                    return self._build(attempt, tree, workdir.object_stores, cancelled)
         except MergeConflict as exc:
             return Decision(Case.MERGE_CONFLICT, self._results(attempt, BuildStatus.FAILURE, (MERGE_FAILED,)), str(exc))
         except MissingCommit as exc:
@@ -188,7 +189,9 @@ class Builder(NotifyWorker[Assignment]):
         unknown = tuple(name for name in job.attrs if name not in known)
         return _Attempt(job, assignment.system, str(uuid.uuid4()), known, unknown, time.monotonic())
 
-    def _build(self, attempt: _Attempt, checkout: Path, cancelled: threading.Event) -> Decision[Case] | None:
+    def _build(
+        self, attempt: _Attempt, checkout: Path, readable: tuple[Path, ...], cancelled: threading.Event
+    ) -> Decision[Case] | None:
         projects = [p for p in map(self.config.project, attempt.attempted) if p is not None]
         buildable = tuple(p.name for p in projects if (checkout / p.path).is_dir())
         # A project whose directory this revision does not have cannot be built: skipped.
@@ -216,7 +219,7 @@ class Builder(NotifyWorker[Assignment]):
             for project in projects:
                 if project.name in buildable and status is BuildStatus.SUCCESS:
                     ran.append(project.name)
-                    status = self._build_project(project, checkout, stream, stop, attempt.started)
+                    status = self._build_project(project, checkout, readable, stream, stop, attempt.started)
             if cancelled.is_set():
                 return None
             stream.finish()
@@ -226,7 +229,13 @@ class Builder(NotifyWorker[Assignment]):
             return Decision(Case.BUILD_RAN, self._results(attempt, status, stream.tail), str(status.to_json()))
 
     def _build_project(
-        self, project: Project, checkout: Path, stream: LogStream, stop: Callable[[], bool], job_started: float
+        self,
+        project: Project,
+        checkout: Path,
+        readable: tuple[Path, ...],
+        stream: LogStream,
+        stop: Callable[[], bool],
+        job_started: float,
     ) -> AnyBuildStatus:
         """Run the project's phases until one fails; its status."""
         timeout = self.settings.timeout_of(project)
@@ -239,7 +248,7 @@ class Builder(NotifyWorker[Assignment]):
         for phase in phases(project, directory, self.jobs):
             stream.line(f"=== {project.name}: {phase.name}: {shlex.join(phase.argv)}")
             outcome = process.run(
-                self.sandbox.command(checkout, directory, phase.argv), directory, ENVIRONMENT,
+                self.sandbox.command(checkout, directory, phase.argv, readable), directory, ENVIRONMENT,
                 stream.lines, deadline, stop, self.settings.kill_grace_seconds, self.confinement, budget,
             )
             if outcome.ending is process.Ending.LOG_LIMIT:

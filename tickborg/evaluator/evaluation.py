@@ -16,7 +16,7 @@ from typing import Protocol
 
 import attrs
 
-from tickborg.checkout import Checkouts, GitError, MergeConflict, MissingCommit, Workdir
+from tickborg.checkout import Checkouts
 from tickborg.config import Config, GitHubAppConfig
 from tickborg.evaluator.labels import Evaluation, evaluate_changes
 from tickborg.evaluator.policy import GITHUB_FAILURES, Case
@@ -26,6 +26,7 @@ from tickborg.filters.policy import Decision
 from tickborg.github.client import GitHubClient
 from tickborg.github.errors import CommitStatusError
 from tickborg.github.models import Issue
+from tickborg.git import GitError, MergeConflict, MissingBranch, MissingCommit
 from tickborg.github.status import CommitStatus, StatusWriter
 from tickborg.logsetup import get_logger
 from tickborg.messages import BuildJob, CommitStatusWrite, EvaluationJob, Event, LabelsWrite
@@ -133,6 +134,9 @@ class Evaluator:
         except MissingCommit as exc:
             status.finish("error", f"The PR's head {job.pr.head_sha} is gone (force-pushed?)")
             return Decision(Case.HEAD_MISSING, reason=str(exc))
+        except MissingBranch as exc:
+            status.finish("failure", str(exc))
+            return Decision(Case.BASE_MISSING, reason=str(exc))
         except MergeConflict as exc:
             status.finish("failure", f"Failed to merge the PR into {branch}")
             return Decision(Case.MERGE_CONFLICT, reason=str(exc))
@@ -149,24 +153,11 @@ class Evaluator:
         return self._schedule(job, branch, issue, evaluation, status)
 
     def _inspect(self, job: EvaluationJob, branch: str, issue: Issue, status: ProgressStatus) -> Evaluation:
-        """Merge the PR into its branch and see what it changes."""
-        status.step("Cloning project")
-        with self.checkouts.workdir(job.repo) as workdir:
-            status.step(f"Checking out {branch}")
-            base = workdir.checkout_branch(branch)
-            status.step("Fetching PR")
-            workdir.fetch_pr(job.pr.number)
-            if not workdir.has_commit(job.pr.head_sha):
-                raise MissingCommit(f"{job.pr.head_sha} is not in refs/pull/{job.pr.number}/head")
-            status.step("Merging PR")
-            workdir.merge(job.pr.head_sha)
-            status.step("Evaluating")
-            return self._changes(workdir, base, job.pr.head_sha, issue.title)
-
-    def _changes(self, workdir: Workdir, base: str, head: str, title: str) -> Evaluation:
-        files = workdir.changed_files(base, head)
-        messages = workdir.commit_messages(base, head)
-        return evaluate_changes(files, title, messages, self.config.projects)
+        """Merge the PR into its branch (in the clone cache, no worktree) and see what it changes."""
+        status.step(f"Merging the PR into {branch}")
+        merged = self.checkouts.merge_preview(job.repo, branch, job.pr.number, job.pr.head_sha)
+        status.step("Evaluating")
+        return evaluate_changes(merged.files, issue.title, merged.messages, self.config.projects)
 
     def _schedule(
         self, job: EvaluationJob, branch: str, issue: Issue, evaluation: Evaluation, status: ProgressStatus

@@ -17,6 +17,7 @@ class Case(Enum):
     NOT_A_PULL_REQUEST = auto()
     PR_CLOSED = auto()
     HEAD_MISSING = auto()
+    BASE_MISSING = auto()
     MERGE_CONFLICT = auto()
     GIT_REFUSED = auto()
     EXPIRED_CREDS = auto()
@@ -35,6 +36,7 @@ POLICY: Mapping[Case, Verdict] = {
     Case.NOT_A_PULL_REQUEST: Verdict.ACK,  # the number is a plain issue's: nothing to fetch
     Case.PR_CLOSED: Verdict.ACK,
     Case.HEAD_MISSING: Verdict.ACK,  # the head sha is not in the PR's ref (force-pushed); status error
+    Case.BASE_MISSING: Verdict.ACK,  # the PR's base branch is not on the remote; status failure
     Case.MERGE_CONFLICT: Verdict.ACK,  # status failure
     Case.GIT_REFUSED: Verdict.ACK,  # a branch or repository name git must not be given; status error
     Case.EXPIRED_CREDS: Verdict.NACK_REQUEUE,  # the client already retried once with a new token
