@@ -38,12 +38,13 @@ def pull_request(
     state: str | None = None,
     base: str = "main",
     changes: Mapping[str, Any] | None = None,
+    number: int = PR_NUMBER,
 ) -> dict[str, Any]:
     """A pull_request event; the fixture of that action when GitHub's set has one."""
     name = f"pull_request.{action}"
     payload = load_webhook(name if (WEBHOOKS / f"{name}.json").exists() else "pull_request.opened", full_name)
     payload["action"] = action
-    payload["number"] = payload["pull_request"]["number"] = PR_NUMBER
+    payload["number"] = payload["pull_request"]["number"] = number
     payload["pull_request"]["base"]["ref"] = base
     if state is not None:
         payload["pull_request"]["state"] = state

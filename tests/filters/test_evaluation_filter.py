@@ -11,11 +11,13 @@ from filter_support import delivery, published, verdict_of
 from tickborg.config import Config
 from tickborg.filters.evaluation import POLICY, Case, EvaluationFilter, classify
 from tickborg.filters.policy import Verdict
+from tickborg.runtime.actions import NackDump
 from tickborg.runtime.worker import decide
 
 # SPEC §5, evaluation-filter, restated: the code's table must say the same.
 SPEC_TABLE = {
     Case.UNDECODABLE: Verdict.NACK_DUMP,
+    Case.NOT_A_PR_NUMBER: Verdict.NACK_DUMP,
     Case.REPO_NOT_ELIGIBLE: Verdict.ACK,
     Case.PR_NOT_OPEN: Verdict.ACK,
     Case.CODE_CHANGED: Verdict.PUBLISH_ACK,
@@ -27,6 +29,7 @@ BASE_CHANGE = {"base": {"ref": {"from": "release-1"}, "sha": {"from": "f95f852bd
 
 EXAMPLES = {
     Case.UNDECODABLE: b'{"action": "opened", ',
+    Case.NOT_A_PR_NUMBER: body(pull_request("opened", number=0)),
     Case.REPO_NOT_ELIGIBLE: body(pull_request("opened", full_name="someone/else")),
     Case.PR_NOT_OPEN: body(pull_request("closed")),
     Case.CODE_CHANGED: body(pull_request("opened")),
@@ -128,3 +131,10 @@ def test_undecodable_bodies_are_dead_lettered(raw: bytes, worker: EvaluationFilt
 def test_log_context_names_repo_and_pr(worker: EvaluationFilter) -> None:
     event = worker.decode("", JSON, EXAMPLES[Case.CODE_CHANGED])
     assert worker.log_context(event) == {"repo": "tick-org/monorepo", "pr": PR_NUMBER}
+
+
+@pytest.mark.parametrize("number", [0, -3])
+def test_a_pr_number_below_one_is_dead_lettered_naming_why(number: int, worker: EvaluationFilter) -> None:
+    (action,) = decide(worker, delivery(body(pull_request("opened", number=number))))
+    assert isinstance(action, NackDump)
+    assert action.reason == f"pull request number {number}: GitHub's start at 1"

@@ -20,6 +20,7 @@ EVALUATE_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_re
 
 class Case(Enum):
     UNDECODABLE = auto()
+    NOT_A_PR_NUMBER = auto()
     REPO_NOT_ELIGIBLE = auto()
     PR_NOT_OPEN = auto()
     CODE_CHANGED = auto()
@@ -29,6 +30,9 @@ class Case(Enum):
 
 POLICY: Mapping[Case, Verdict] = {
     Case.UNDECODABLE: Verdict.NACK_DUMP,  # applied by the runtime when `decode` raises
+    # GitHub numbers PRs from 1 (0 marks a push on the wire): a forged or broken event,
+    # kept for a look rather than sent one hop on to fail in the mass-rebuilder.
+    Case.NOT_A_PR_NUMBER: Verdict.NACK_DUMP,
     Case.REPO_NOT_ELIGIBLE: Verdict.ACK,
     Case.PR_NOT_OPEN: Verdict.ACK,
     Case.CODE_CHANGED: Verdict.PUBLISH_ACK,  # opened, synchronize, reopened, ready_for_review
@@ -38,6 +42,8 @@ POLICY: Mapping[Case, Verdict] = {
 
 
 def classify(event: PullRequestEvent, config: Config) -> Decision[Case]:
+    if event.number <= 0:
+        return Decision(Case.NOT_A_PR_NUMBER, reason=f"pull request number {event.number}: GitHub's start at 1")
     if not config.repo_is_eligible(event.repository.full_name):
         return Decision(Case.REPO_NOT_ELIGIBLE, reason=f"{event.repository.full_name} is not in repos")
     if event.state != "open":
