@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,8 +63,11 @@ log = get_logger(__name__)
 
 # Owner and repository names as GitHub allows them; anything else could escape root.
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-# What git fetch says of a branch the remote lacks (git runs with LC_ALL=C).
+# What git fetch says of a branch the remote lacks, and of a name no ref may have (LC_ALL=C).
 _MISSING_BRANCH = re.compile(r"couldn't find remote ref refs/heads/(\S+)")
+_INVALID_REFSPEC = "fatal: invalid refspec"
+# Characters no ref name may hold: control characters, space, ~ ^ : ? * [ \\ and DEL.
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20~^:?*\[\\\x7f]")
 
 
 @attrs.frozen
@@ -81,6 +85,9 @@ class Checkouts:
     def __init__(self, root: Path, git_timeout_seconds: float = 600.0) -> None:
         self.root = root
         self.git_timeout_seconds = git_timeout_seconds
+        # Caches this instance found intact, so a job spends no git process on it; a
+        # failed git call in one has it checked (and remade if need be) again.
+        self._intact: set[Path] = set()
 
     @classmethod
     def for_process(cls, config: CheckoutConfig, process: str) -> Checkouts:
@@ -92,7 +99,9 @@ class Checkouts:
     def merge_preview(self, repo: Repo, branch: str, number: int, head_sha: str) -> MergedChanges:
         """What merging PR `number` (at `head_sha`) into `branch` changes, computed in the
         cached clone without a working checkout (see `_Cache.merge_preview`)."""
-        return self._cache(repo).merge_preview(branch, number, head_sha)
+        cache = self._cache(repo)
+        with self._checked_again_on_failure(cache):
+            return cache.merge_preview(branch, number, head_sha)
 
     @contextmanager
     def workdir(self, repo: Repo) -> Iterator[Workdir]:
@@ -110,15 +119,26 @@ class Checkouts:
                     log.debug("workdir held", repo=repo.full_name, slot=slot)
                     workdir = Workdir(slots / str(slot), self.root / "build" / owner / name / str(slot), cache, slot, self.git_timeout_seconds)
                     try:
-                        yield workdir
+                        with self._checked_again_on_failure(cache):
+                            yield workdir
                     finally:
                         workdir.release()
                     return
             slot += 1
 
+    @contextmanager
+    def _checked_again_on_failure(self, cache: _Cache) -> Iterator[None]:
+        try:
+            yield
+        except GitError:
+            self._intact.discard(cache.path)
+            raise
+
     def _cache(self, repo: Repo) -> _Cache:
         cache = _Cache(self.root / "cache" / _safe(repo.owner), _safe(repo.name), repo.clone_url, self.git_timeout_seconds)
-        cache.ensure()
+        if cache.path not in self._intact:
+            cache.ensure()
+            self._intact.add(cache.path)
         return cache
 
 
@@ -128,9 +148,20 @@ def _safe(component: str) -> str:
     return component
 
 
-def _branch_ref(git: Git, branch: str) -> str:
-    """`refs/heads/{branch}`, once git agrees it is a branch name (not an option, not `a..b`)."""
-    if not git.succeeds("check-ref-format", f"refs/heads/{branch}"):
+def _branch_ref(branch: str) -> str:
+    """`refs/heads/{branch}`, for a name git's rules (git-check-ref-format(1)) allow a branch:
+    never an option, never `a..b`. git's own refspec parser checks again when it fetches."""
+    components = branch.split("/")
+    if (
+        not branch
+        or branch == "@"
+        or branch.startswith("-")
+        or branch.endswith((".", "/"))
+        or any(not c or c.startswith(".") or c.endswith(".lock") for c in components)
+        or ".." in branch
+        or "@{" in branch
+        or _REF_FORBIDDEN.search(branch)
+    ):
         raise GitError(f"not a branch name: {branch!r}", retryable=False)
     return f"refs/heads/{branch}"
 
@@ -159,8 +190,7 @@ class _Cache:
         with flock(self.lock, blocking=True):
             fetched = self.git("fetch", "--quiet", "--no-tags", "--update-head-ok", "--", self.clone_url, *refspecs, check=False)
             if fetched.returncode != 0:
-                missing = _MISSING_BRANCH.search(fetched.stderr.decode("utf-8", "replace"))
-                raise MissingBranch(missing.group(1)) if missing else FetchFailed(failure_message("fetch", fetched))
+                raise _fetch_failure(fetched)
             # Read under the lock: the next fetch, of any job, rewrites FETCH_HEAD.
             heads = [line.split("\t", 1)[0] for line in (self.path / "FETCH_HEAD").read_text().splitlines() if line]
             self._collect()
@@ -173,7 +203,8 @@ class _Cache:
         of its tree and one log: a handful of git processes, no worktree written."""
         head = commit_id(head_sha).lower()
         # The PR's head only to FETCH_HEAD: a ref for each PR would make the cache's refs grow.
-        base, pr_head = self.fetch(f"+{_branch_ref(self.git, branch)}:refs/heads/{branch}", f"refs/pull/{int(number)}/head")
+        ref = _branch_ref(branch)
+        base, pr_head = self.fetch(f"+{ref}:{ref}", f"refs/pull/{int(number)}/head")
         if head != pr_head and not self.git.succeeds("merge-base", "--is-ancestor", head, pr_head):
             raise MissingCommit(f"{head} is not in refs/pull/{number}/head")
         with tempfile.TemporaryDirectory(prefix="tickborg-merge-") as scratch:
@@ -211,6 +242,17 @@ class _Cache:
             self.git("gc", "--auto", "--quiet")
         except GitError as exc:
             log.warning("garbage collection of the clone cache failed", cache=str(self.path), error=str(exc))
+
+
+def _fetch_failure(fetched: subprocess.CompletedProcess[bytes]) -> GitError:
+    """A branch the remote lacks, a name no branch may have (neither worth a retry), or a
+    fetch that failed otherwise (network, remote, ...: retryable)."""
+    said = fetched.stderr.decode("utf-8", "replace")
+    if missing := _MISSING_BRANCH.search(said):
+        return MissingBranch(missing.group(1))
+    if _INVALID_REFSPEC in said:
+        return GitError(failure_message("fetch", fetched), retryable=False)
+    return FetchFailed(failure_message("fetch", fetched))
 
 
 def _split(output: bytes) -> list[str]:
@@ -313,7 +355,7 @@ class Workdir:
 
     def checkout_branch(self, branch: str) -> str:
         """Fetch `branch`, check it out (detached) clean; its head sha."""
-        self._fetch(_branch_ref(self._git, branch), f"refs/remotes/origin/{branch}")
+        self._fetch(_branch_ref(branch), f"refs/remotes/origin/{branch}")
         self._git("checkout", "--quiet", "--force", "--detach", f"refs/remotes/origin/{branch}")
         self._clean()
         self._base = self._git.text("rev-parse", "HEAD")

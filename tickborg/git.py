@@ -23,13 +23,16 @@ from tickborg.logsetup import redact_text
 SHA = re.compile(r"^[0-9a-fA-F]{4,64}$")
 # Every git call: our identity for merges; no hook and no fsmonitor command ever runs,
 # whatever a repository's config says; no maintenance behind our back (the cache's
-# garbage collection runs when we ask, under the cache's lock).
+# garbage collection runs when we ask, under the cache's lock); no walk of history on
+# each fetch to report forced updates nobody reads.
 _OPTIONS = (
     "-c", "user.name=tickborg",
     "-c", "user.email=tickborg@localhost",
     "-c", f"core.hooksPath={os.devnull}",
     "-c", "core.fsmonitor=false",
     "-c", "maintenance.auto=false",
+    "-c", "fetch.showForcedUpdates=false",
+    "-c", "advice.fetchShowForcedUpdates=false",
 )
 # What git may see of the caller's environment: where programs are, and how to reach
 # the origin through a proxy. Never credentials (CREDENTIALS_DIRECTORY), never GIT_*.

@@ -88,7 +88,9 @@ def test_a_head_that_is_not_a_commit_id_is_refused_before_git_sees_it(origin: Or
         checkouts.merge_preview(origin.repo(), "main", 4, head)
 
 
-@pytest.mark.parametrize("branch", ["--upload-pack=touch /tmp/pwned", "a..b", "bad branch"])
+@pytest.mark.parametrize(
+    "branch", ["--upload-pack=touch /tmp/pwned", "-x", "a..b", "bad branch", "a/.b", "a.lock", "x/", "@", "a@{1}", "a~1", "a:b", "x//y", ""]
+)
 def test_branch_names_git_would_misread_are_refused(origin: Origin, checkouts: Checkouts, branch: str) -> None:
     with pytest.raises(GitError) as caught:
         checkouts.merge_preview(origin.repo(), branch, 1, "a" * 40)
@@ -106,3 +108,10 @@ def test_the_cache_keeps_no_ref_and_no_merge_tree_per_pull_request(origin: Origi
     merged = git(origin.path, "merge-tree", "--write-tree", "main", heads[-1])
     assert subprocess.run(["git", "cat-file", "-e", merged], cwd=cache, check=False).returncode != 0
     assert not checkouts.root.joinpath("work").exists()
+
+
+def test_a_branch_name_with_slashes_and_dots_is_a_branch(origin: Origin, checkouts: Checkouts) -> None:
+    origin.commit("release/1.x", {"libfoo/foo.c": "int foo_1x;\n"}, "release branch", parent=origin.head("main"))
+    head = origin.commit("pr-12", {"libbar/bar.c": "int fix;\n"}, "fix", parent=origin.head("release/1.x"))
+    origin.set_pr_head(12, head)
+    assert checkouts.merge_preview(origin.repo(), "release/1.x", 12, head).files == ("libbar/bar.c",)
