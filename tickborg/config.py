@@ -205,6 +205,9 @@ class BuildLimits:
     log_bytes: int = 64 * MIB
     log_lines: int = 1_000_000
     enforcement: str = "auto"
+    # CPU priority of a phase (nice(1)): builds are batch work, and on a host shared with
+    # other workers they must not slow the fleet's own work (evaluations, log streaming).
+    nice: int = 10
 
 
 @attrs.frozen
@@ -586,7 +589,14 @@ def _parse_limits(s: _Section) -> BuildLimits:
         log_bytes=s.int("log_bytes", d.log_bytes, minimum=1),
         log_lines=s.int("log_lines", d.log_lines, minimum=1),
         enforcement=_choice(s, "enforcement", d.enforcement, ENFORCEMENTS),
+        nice=_at_most(s, "nice", s.int("nice", d.nice, minimum=0), 19),
     )
+
+
+def _at_most(s: _Section, name: str, value: int, maximum: int) -> int:
+    if value > maximum:
+        raise ConfigError(s.key(name), f"must be at most {maximum}, got {value}")
+    return value
 
 
 def _choice(s: _Section, name: str, default: str, known: tuple[str, ...]) -> str:

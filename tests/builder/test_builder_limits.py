@@ -119,3 +119,13 @@ def test_a_build_that_traps_sigterm_gets_its_grace_then_sigkill(rabbitmq_config:
     assert wait_for(marker, present=False, timeout=5) == []  # SIGKILL ended what ignored the grace
 
 
+
+
+@pytest.mark.parametrize("nice", [10, 0])
+def test_a_phase_runs_at_the_configured_cpu_priority(rabbitmq_config: RabbitMQConfig, tmp_path: Path, nice: int) -> None:
+    # A build cannot take its priority back: an unprivileged process may only lower its own.
+    result, lines = hostile(rabbitmq_config, tmp_path, "echo niceness $(nice); renice -n -5 -p $$ >/dev/null 2>&1 || echo cannot raise", limits={"nice": nice})
+    assert result["status"] == "Success", result
+    assert f"niceness {nice}" in lines
+    if nice:
+        assert "cannot raise" in lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from tickborg.builder.confine import Confinement, LimitsUnavailable, confinement, own_cgroups
@@ -25,7 +26,11 @@ def test_a_host_without_cgroups_falls_back_to_rlimits_unless_cgroups_are_require
     assert confinement(BuildLimits(enforcement="rlimit")) == Confinement("rlimit", BuildLimits(enforcement="rlimit"))
 
 
-def test_rlimits_wrap_the_command_in_prlimit() -> None:
+def test_rlimits_wrap_the_command_in_prlimit_and_nice() -> None:
     limits = BuildLimits(memory_bytes=256 * 1024 * 1024, processes=64)
     with Confinement("rlimit", limits).phase() as scope:
-        assert scope.wrap(["bwrap", "--", "make"]) == ["prlimit", "--nproc=64", f"--as={256 * 1024 * 1024}", "--", "bwrap", "--", "make"]
+        assert scope.wrap(["bwrap", "--", "make"]) == [
+            "prlimit", "--nproc=64", f"--as={256 * 1024 * 1024}", "--", "nice", "-n", "10", "bwrap", "--", "make"
+        ]  # fmt: skip
+    with Confinement("rlimit", attrs.evolve(limits, nice=0)).phase() as scope:
+        assert scope.wrap(["make"]) == ["prlimit", "--nproc=64", f"--as={256 * 1024 * 1024}", "--", "make"]

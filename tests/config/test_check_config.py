@@ -99,6 +99,14 @@ def test_valid_config_exits_0_with_a_summary(write_config: Callable[[dict[str, A
             "builder.announce_start: expected true or false",
         ),
         (lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "kill_grace_seconds": -1}}, "builder.kill_grace_seconds: must be at least 0"),
+        (
+            lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "limits": {"nice": 20}}},
+            "builder.limits.nice: must be at most 19, got 20",
+        ),
+        (
+            lambda d: {**d, "builder": {"systems": ["x86_64-linux"], "limits": {"nice": -5}}},
+            "builder.limits.nice: must be at least 0",
+        ),
     ],
 )
 def test_invalid_config_exits_2_naming_the_key(

@@ -1,4 +1,4 @@
-"""Limits on what one build phase may use: memory and processes.
+"""Limits on what one build phase may use: memory, processes and CPU priority (nice).
 
 A phase gets a cgroup of its own where this host lets the builder make one:
 cgroup v2 where its cgroup is a delegated subtree with the memory and pids
@@ -30,6 +30,7 @@ from tickborg.config import BuildLimits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PRLIMIT = "prlimit"
+NICE = "nice"
 # A v2 cgroup with processes cannot have child cgroups with controllers: the builder moves here.
 BUILDER_LEAF = "builder"
 PHASE_PREFIX = "tickborg-phase-"
@@ -82,9 +83,11 @@ class Scope:
     cgroups: tuple[Path, ...]
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
-        """The command line that runs `argv` under the limits."""
+        """The command line that runs `argv` under the limits, at their CPU priority."""
+        limits = self.confinement.limits
+        if limits.nice:
+            argv = [NICE, "-n", str(limits.nice), *argv]
         if not self.cgroups:
-            limits = self.confinement.limits
             return [PRLIMIT, f"--nproc={limits.processes}", f"--as={limits.memory_bytes}", "--", *argv]
         return ["/bin/sh", "-c", ENTER, "tickborg-enter", *(str(c / "cgroup.procs") for c in self.cgroups), "--", *argv]
 

@@ -235,11 +235,15 @@ class Demo:
         workers = available_workers()
         for name in workers:
             for n in range(1, (instances or {}).get(name, 1) + 1):
-                argv = [sys.executable, "-m", "tickborg.cli", name, "--config", str(self.scene.config_path)]
-                self.children.start(name if n == 1 else f"{name}-{n}", argv)
+                self.start_worker(name, n)
         self.say(f"started {len(workers)} workers: {', '.join(workers)}")
         self.wait("the webhook receiver to be healthy", lambda: self._healthy(self.receiver_url + "health"), workers)
         self.say(f"webhook receiver at {self.receiver_url}")
+
+    def start_worker(self, name: str, instance: int = 1) -> None:
+        """Instance `instance` of worker `name`, a process of its own (named `{name}-{instance}` after the first)."""
+        argv = [sys.executable, "-m", "tickborg.cli", name, "--config", str(self.scene.config_path)]
+        self.children.start(name if instance == 1 else f"{name}-{instance}", argv)
 
     @property
     def receiver_url(self) -> str:
