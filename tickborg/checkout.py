@@ -202,8 +202,8 @@ class _Cache:
         """One fetch of the branch and the PR's head, the merge by `git merge-tree`, one diff
         of its tree and one log: a handful of git processes, no worktree written."""
         head = commit_id(head_sha).lower()
-        # The PR's head only to FETCH_HEAD: a ref for each PR would make the cache's refs grow.
         ref = _branch_ref(branch)
+        # The PR's head only to FETCH_HEAD: a ref for each PR would make the cache's refs grow.
         base, pr_head = self.fetch(f"+{ref}:{ref}", f"refs/pull/{int(number)}/head")
         if head != pr_head and not self.git.succeeds("merge-base", "--is-ancestor", head, pr_head):
             raise MissingCommit(f"{head} is not in refs/pull/{number}/head")
