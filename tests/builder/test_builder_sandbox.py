@@ -45,14 +45,15 @@ def test_what_a_build_can_reach(rabbitmq_config: RabbitMQConfig, tmp_path: Path,
     secret.write_text("-----BEGIN PRIVATE KEY-----\n")
     secret.chmod(0o600)
     outside = tmp_path / "outside.txt"
-    cache = tmp_path / "checkout" / "builder" / "cache"
+    # The clone cache: the build's .git borrows its objects (read-only), nothing else of it.
+    cache = tmp_path / "checkout" / "builder" / "cache" / "tick-org" / "monorepo.git"
     origin = make_origin(tmp_path)
     head = origin.open_pr(20, "main", {"tools/probe.py": PROBE}, "probe")
     # /etc/tickborg would be outside /tmp: /etc beyond what compilers need is not visible either.
     etc_secret = "/etc/shadow"
     command = (
-        f"python3 probe.py {rabbitmq_config.port} read:{secret} read:{etc_secret} list:{cache}"
-        f" write:{outside} write:inside.txt"
+        f"python3 probe.py {rabbitmq_config.port} read:{secret} read:{etc_secret} read:{cache}/config"
+        f" list:{cache}/objects write:{cache}/objects/planted write:{outside} write:inside.txt"
     )
     statusreport, logs = run_job(
         rabbitmq_config, tmp_path, pr_job(origin, 20, head, ["probe"]), custom("probe", command), sandbox=sandbox
@@ -64,12 +65,14 @@ def test_what_a_build_can_reach(rabbitmq_config: RabbitMQConfig, tmp_path: Path,
         assert report["network"].startswith("network: failed")
         assert report[f"read {secret}"].endswith("failed No such file or directory")
         assert report[f"read {etc_secret}"].endswith("failed No such file or directory")
-        assert report[f"list {cache}"].endswith("failed No such file or directory")
+        assert report[f"read {cache}/config"].endswith("failed No such file or directory")
+        assert report[f"list {cache}/objects"].endswith(": ok")
+        assert report[f"write {cache}/objects/planted"].endswith("failed Read-only file system")
         assert not outside.exists()  # written, if at all, to the sandbox's own scratch
     else:
         assert report["network"] == "network: connected"
         assert report[f"read {secret}"].endswith(": ok")
         if os.access(etc_secret, os.R_OK):  # tests running as root
             assert report[f"read {etc_secret}"].endswith(": ok")
-        assert report[f"list {cache}"].endswith(": ok")
+        assert report[f"read {cache}/config"].endswith(": ok")
         assert outside.read_text() == "written by the build"

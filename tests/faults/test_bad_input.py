@@ -34,7 +34,6 @@ from tickborg.demo.webhooks import delivery_headers
 from tickborg.fakegithub.testing import TEST_REPO
 from tickborg.topology import (
     EVALUATION_INPUTS,
-    EVALUATION_JOBS,
     GITHUB_EVENTS,
     UNKNOWN_EVENTS,
     build_topology,
@@ -113,8 +112,7 @@ def signed(event: str | None, body: bytes, secret: str = WEBHOOK_SECRET) -> dict
 def test_hostile_webhooks_are_refused_or_end_harmlessly_and_every_worker_goes_on(
     start_fleet: StartFleet, rabbitmq_config: RabbitMQConfig
 ) -> None:
-    limit = 3  # a base branch the origin lacks is retried (git cannot tell it from a network error)
-    fleet = start_fleet(delivery_limit=limit)
+    fleet = start_fleet(delivery_limit=3)
     flow, url = fleet.flow, fleet.receiver_url
     traversal, option, bad_name, dotted, negative, huge = (fleet.open_pr() for _ in range(6))
 
@@ -174,12 +172,12 @@ def test_hostile_webhooks_are_refused_or_end_harmlessly_and_every_worker_goes_on
     fleet.ledger.accepted(huge.number, huge.head, (LIBFOO_RUN,), label="huge")
     outcomes = {account.webhook.label: account.outcome or "" for account in fleet.ledger.wait_all_accounted(120)}
     assert outcomes == {
-        # Retried until dead-lettered; the mass-rebuilder's last attempt ends its status first.
-        "option": "completed: eval error",
-        "climbing": "completed: eval error",  # git refuses the branch name
+        # Refused at the first attempt, the status saying why (before: retried until dead-lettered).
+        "option": "completed: eval error",  # no branch name starts with "-"
+        "climbing": "completed: eval error",  # nor holds ".."
         "bad name": "completed: eval error",  # the checkout refuses the repository name
-        # The filter passes the number on; the job is refused as the mass-rebuilder decodes it.
-        "negative": f"dead: {EVALUATION_JOBS}: decode failure: pr.number: expected a non-negative integer, got a number",
+        # The filter itself dead-letters it, saying why (before: one hop later, as the mass-rebuilder decoded it).
+        "negative": f"dead: {EVALUATION_INPUTS}: pull request number -1: GitHub's start at 1",
         "huge": SUCCESS,
     }
     calls = flow.fake.calls
@@ -193,15 +191,16 @@ def test_hostile_webhooks_are_refused_or_end_harmlessly_and_every_worker_goes_on
 
     def all_dead() -> bool:
         dead[:] = sorted((letter.queue, letter.reason) for letter in fleet.ledger.dead_letters())
-        return [queue for queue, _ in dead] == [EVALUATION_INPUTS, EVALUATION_JOBS, EVALUATION_JOBS]
+        return [queue for queue, _ in dead] == [EVALUATION_INPUTS, EVALUATION_INPUTS]
 
     wait_until(all_dead, 30)
-    assert dead[0] == (EVALUATION_INPUTS, f"{DECODE_FAILURE}pull_request: missing")
-    given_up = f"gave up after {limit} attempts: git fetch failed (128): fatal: couldn't find remote ref refs/heads/--upload-pack="
-    assert dead[2][0] == EVALUATION_JOBS and dead[2][1].startswith(given_up)
+    assert dead == [
+        (EVALUATION_INPUTS, f"{DECODE_FAILURE}pull_request: missing"),
+        (EVALUATION_INPUTS, "pull request number -1: GitHub's start at 1"),
+    ]
     final = flow.fake.state.statuses(TEST_REPO, option.head)[-1]
     assert final["state"] == "error"
-    assert final["description"].startswith(f"Evaluation ended: gave up after {limit} attempts: git fetch failed")
+    assert final["description"].startswith("git refused: not a branch name: '--upload-pack=touch'")
     assert view(rabbitmq_config, UNKNOWN_EVENTS).ready == 1  # the delivery without an event header
 
     assert flow.exited() == {}
