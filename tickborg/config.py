@@ -326,10 +326,12 @@ class _Section:
             raise ConfigError(self.key(name), "must not be empty")
         return value
 
-    def int(self, name: str, default: Any = None, minimum: int | None = None) -> Any:
+    def int(self, name: str, default: Any = None, minimum: int | None = None, maximum: int | None = None) -> Any:
         value = self._get(name, _is_int, "an integer", default)
         if value is not None and minimum is not None and value < minimum:
             raise ConfigError(self.key(name), f"must be at least {minimum}, got {value}")
+        if value is not None and maximum is not None and value > maximum:
+            raise ConfigError(self.key(name), f"must be at most {maximum}, got {value}")
         return value
 
     def number(self, name: str, default: Any = None, positive: bool = False) -> Any:
@@ -589,14 +591,8 @@ def _parse_limits(s: _Section) -> BuildLimits:
         log_bytes=s.int("log_bytes", d.log_bytes, minimum=1),
         log_lines=s.int("log_lines", d.log_lines, minimum=1),
         enforcement=_choice(s, "enforcement", d.enforcement, ENFORCEMENTS),
-        nice=_at_most(s, "nice", s.int("nice", d.nice, minimum=0), 19),
+        nice=s.int("nice", d.nice, minimum=0, maximum=19),
     )
-
-
-def _at_most(s: _Section, name: str, value: int, maximum: int) -> int:
-    if value > maximum:
-        raise ConfigError(s.key(name), f"must be at most {maximum}, got {value}")
-    return value
 
 
 def _choice(s: _Section, name: str, default: str, known: tuple[str, ...]) -> str:

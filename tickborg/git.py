@@ -112,8 +112,8 @@ class Git:
             raise failure(failure_message(args[0], result))
         return result
 
-    def text(self, *args: str, env: Mapping[str, str] | None = None) -> str:
-        return self(*args, env=env).stdout.decode("utf-8", "replace").strip()
+    def text(self, *args: str) -> str:
+        return self(*args).stdout.decode("utf-8", "replace").strip()
 
     def succeeds(self, *args: str) -> bool:
         return self(*args, check=False).returncode == 0

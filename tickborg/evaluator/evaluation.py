@@ -23,10 +23,10 @@ from tickborg.evaluator.policy import GITHUB_FAILURES, Case
 from tickborg.evaluator.progress import ProgressStatus
 from tickborg.filters.jobs import schedule_build
 from tickborg.filters.policy import Decision
+from tickborg.git import GitError, MergeConflict, MissingBranch, MissingCommit
 from tickborg.github.client import GitHubClient
 from tickborg.github.errors import CommitStatusError
 from tickborg.github.models import Issue
-from tickborg.git import GitError, MergeConflict, MissingBranch, MissingCommit
 from tickborg.github.status import CommitStatus, StatusWriter
 from tickborg.logsetup import get_logger
 from tickborg.messages import BuildJob, CommitStatusWrite, EvaluationJob, Event, LabelsWrite
